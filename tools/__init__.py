@@ -1,0 +1,1 @@
+"""Tools that build the book from its sources; not part of the attnbook package readers install."""
