@@ -118,8 +118,9 @@ def _carry_outputs(old: NotebookNode, new: NotebookNode) -> None:
     new_code = [cell for cell in new.cells if cell.cell_type == "code"]
     for before, after in zip(old_code, new_code, strict=True):
         after.outputs, after.execution_count = before.outputs, before.execution_count
-    if "widgets" in old.metadata:
-        new.metadata["widgets"] = old.metadata["widgets"]
+    for key in ("widgets", "language_info"):  # written by the kernel when it ran
+        if key in old.metadata:
+            new.metadata[key] = old.metadata[key]
 
 
 def _write(nb: NotebookNode, path: Path) -> None:
