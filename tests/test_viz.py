@@ -50,6 +50,13 @@ def test_hangul_renders_without_missing_glyph_or_findfont_warnings():
     assert result.stderr == "", result.stderr
 
 
+def test_attnbook_never_imports_koreanize_matplotlib():
+    # Its import needs distutils, which Python 3.12 (Colab) no longer has.
+    code = ("import sys, attnbook; attnbook.setup(language='ko');"
+            "assert 'koreanize_matplotlib' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
 def test_the_font_ships_with_a_dependency_not_the_system():
     path = korean_font_path()
     assert path.name == "NanumGothic.ttf" and path.exists()
