@@ -1,8 +1,8 @@
 """The exercise contract (DESIGN.md, "Exercises"), for every exercise in the book.
 
-Each exercise needs at least three realistic wrong answers below, each failing
-with the advice written for it; adding an exercise without them fails
-``test_every_exercise_has_three_wrong_answers``.
+Each exercise needs at least three realistic wrong answers in
+``tests/wrong_answers/<chapter module>.py``, each failing with the advice written
+for it; adding an exercise without them fails ``test_every_exercise_has_three_wrong_answers``.
 """
 
 from __future__ import annotations
@@ -15,38 +15,12 @@ import torch
 import attnbook
 from attnbook.exercises import EXERCISES, ExerciseFailed
 from attnbook.exercises.checking import Advice
+from tests.wrong_answers import collect
 
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
 
 
-def _softmax_no_max(scores):
-    exps = scores.exp()
-    return exps / exps.sum(dim=-1, keepdim=True)
-
-
-def _softmax_in_place(scores):
-    scores -= scores.max(dim=-1, keepdim=True).values
-    exps = scores.exp()
-    return exps / exps.sum(dim=-1, keepdim=True)
-
-
-WRONG_ANSWERS: dict[str, list[tuple[str, object]]] = {
-    "softmax": [
-        ("whole-tensor", lambda s: s.exp() / s.exp().sum()),
-        ("wrong-axis", lambda s: s.exp() / s.exp().sum(dim=0, keepdim=True)),
-        ("wrong-axis", lambda s: torch.softmax(s, dim=1)),  # right for 2-D, wrong for a batch
-        ("not-normalised", lambda s: (s - s.max(dim=-1, keepdim=True).values).exp()),
-        ("overflow", _softmax_no_max),
-        ("in-place", _softmax_in_place),
-        ("negative", lambda s: s / s.sum(dim=-1, keepdim=True)),
-        ("wrong-values", lambda s: torch.softmax(-s, dim=-1)),
-        ("not-a-tensor", lambda s: torch.softmax(s, dim=-1).tolist()),
-        ("not-a-tensor", lambda s: torch.softmax(s, dim=-1).numpy()),
-        ("wrong-shape", lambda s: torch.softmax(s, dim=-1)[0]),
-        ("wrong-dtype", lambda s: torch.softmax(s.double(), dim=-1)),
-        ("raised", lambda s: s.softmax()),  # forgot the dim argument
-    ],
-}
+WRONG_ANSWERS = collect()
 
 
 def _stub(*args, **kwargs):
@@ -103,12 +77,14 @@ def test_a_checker_handed_the_wrong_kind_of_thing_says_so(name, thing):
 
 
 def test_advice_reads_in_both_languages():
-    import attnbook.exercises.checking as checking
-    import attnbook.exercises.getting_started as getting_started
+    import importlib
+    import pkgutil
 
-    advices = [value for module in (checking, getting_started) for value in vars(module).values()
-               if isinstance(value, Advice)]
-    assert len({advice.id for advice in advices}) == len(advices), "advice ids must be unique"
+    import attnbook.exercises as package
+
+    modules = [importlib.import_module(f"attnbook.exercises.{m.name}") for m in pkgutil.iter_modules(package.__path__)]
+    advices = [value for module in modules for value in vars(module).values() if isinstance(value, Advice)]
+    assert len({advice.id for advice in advices}) == len(set(advices)), "advice ids must be unique"
     for advice in advices:
         assert HANGUL.search(advice.ko), advice.id
         assert not HANGUL.search(advice.en), advice.id
