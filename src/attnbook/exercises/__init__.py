@@ -5,7 +5,17 @@ checkers are re-exported here, so a notebook writes
 ``from attnbook.exercises import check_softmax``.
 """
 
+from attnbook.exercises.bahdanau import check_additive_scores, check_context_vector
 from attnbook.exercises.checking import EXERCISES, ExerciseFailed
 from attnbook.exercises.getting_started import check_softmax
+from attnbook.exercises.seq2seq import check_decoder_inputs_and_targets, check_greedy
 
-__all__ = ["EXERCISES", "ExerciseFailed", "check_softmax"]
+__all__ = [
+    "EXERCISES",
+    "ExerciseFailed",
+    "check_additive_scores",
+    "check_context_vector",
+    "check_decoder_inputs_and_targets",
+    "check_greedy",
+    "check_softmax",
+]

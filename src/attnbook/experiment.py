@@ -1,0 +1,134 @@
+"""The book's English→Korean translation experiment, shared by chapters 2, 3 and 6.
+
+Every model is trained on the same sentence pairs, with the same sizes and the
+same budget, and tested on the same sentences bucketed by English length, so
+their accuracies can be compared. The full budget takes minutes on one CPU
+thread, more than a chapter can spend; ``python -m tools.train_checkpoints``
+trains with it and ships the weights in ``attnbook/pretrained/``, which the
+chapters load (:func:`pretrained`) next to a shortened run they train live.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from attnbook import checkpoints
+from attnbook.data import (
+    Batch,
+    SentencePair,
+    Vocabulary,
+    make_batches,
+    pad,
+    padding_mask,
+    pairs_by_length,
+    train_test_pairs,
+    vocabularies,
+)
+from attnbook.decoding import beam_search, greedy_decode
+from attnbook.language import text
+from attnbook.metrics import bleu, exact_match
+from attnbook.seq2seq import Seq2SeqConfig
+
+PRETRAINED = "pretrained"
+
+
+@dataclass(frozen=True)
+class TranslationExperiment:
+    """Data, model sizes and training budget of the experiment; every field has the book's value."""
+
+    train_size: int = 6000
+    clauses: tuple[int, int] = (1, 4)        # training sentences have 1 to 4 clauses (up to ~55 words)
+    test_per_bucket: int = 40
+    edges: tuple[int, ...] = (1, 10, 20, 30, 40, 50)  # English length buckets [1, 10), [10, 20), …
+    batch_size: int = 64
+    epochs: int = 12
+    lr: float = 3e-3
+    embed_dim: int = 64
+    hidden_dim: int = 128
+    seed: int = 0
+    max_len: int = 80                        # longest translation the decoders may produce
+    vocabs: tuple[Vocabulary, Vocabulary] = field(default_factory=vocabularies, compare=False, repr=False)
+
+    @property
+    def src_vocab(self) -> Vocabulary:
+        return self.vocabs[0]
+
+    @property
+    def tgt_vocab(self) -> Vocabulary:
+        return self.vocabs[1]
+
+    def seq2seq_config(self) -> Seq2SeqConfig:
+        """The encoder–decoder sizes both recurrent models share (bidirectional encoder, one layer)."""
+        return Seq2SeqConfig(len(self.src_vocab), len(self.tgt_vocab), embed_dim=self.embed_dim,
+                             hidden_dim=self.hidden_dim, bidirectional=True)
+
+    @functools.cached_property
+    def train_pairs(self) -> list[SentencePair]:
+        return train_test_pairs(self.train_size, 0, seed=self.seed, clauses=self.clauses)[0]
+
+    @functools.cached_property
+    def test_buckets(self) -> dict[tuple[int, int], list[SentencePair]]:
+        """Test sentences per English length bucket, none of them seen in training."""
+        return pairs_by_length(self.test_per_bucket, seed=self.seed + 1, edges=self.edges, clauses=(1, 6),
+                               exclude=self.train_pairs)
+
+    def batches(self) -> list[Batch]:
+        return make_batches([(p.en, p.ko) for p in self.train_pairs], self.src_vocab, self.tgt_vocab,
+                            self.batch_size, shuffle=True, seed=self.seed)
+
+    def translate(self, model: nn.Module, sentences: list[tuple[str, ...]], *, beam_size: int = 1):
+        """Korean translations (token lists) of English sentences, and the decoder's hypotheses."""
+        device = next(model.parameters()).device
+        src = pad([self.src_vocab.encode(list(s)) for s in sentences], self.src_vocab.pad_id).to(device)  # (B, S)
+        src_mask = padding_mask(src, self.src_vocab.pad_id)                                               # (B, S)
+        if beam_size == 1:
+            hypotheses = greedy_decode(model, src, src_mask, max_len=self.max_len)
+        else:
+            hypotheses = beam_search(model, src, src_mask, beam_size=beam_size, max_len=self.max_len)
+        return [self.tgt_vocab.decode(h.tokens) for h in hypotheses], hypotheses
+
+    def evaluate(self, model: nn.Module) -> list[dict]:
+        """Exact match and BLEU of greedy translations, per English length bucket."""
+        rows = []
+        for (low, high), pairs in self.test_buckets.items():
+            translations, _ = self.translate(model, [p.en for p in pairs])
+            references = [list(p.ko) for p in pairs]
+            rows.append({"lengths": (low, high - 1), "sentences": len(pairs),
+                         "exact_match": exact_match(translations, references),
+                         "bleu": bleu(translations, references)})
+        return rows
+
+
+def pretrained_path(name: str) -> Path:
+    return Path(str(resources.files("attnbook") / PRETRAINED / f"{name}.safetensors"))
+
+
+def pretrained(name: str, model_class: type[nn.Module], config_class: type = Seq2SeqConfig) -> nn.Module:
+    """A model trained with the full budget by ``python -m tools.train_checkpoints`` (eval mode, CPU)."""
+    path = pretrained_path(name)
+    if not path.exists():
+        raise FileNotFoundError(text(
+            f"사전 학습된 모델 {name!r}이 없습니다 ({path}): python -m tools.train_checkpoints 로 만드세요",
+            f"no pretrained model {name!r} at {path}: make it with python -m tools.train_checkpoints",
+        ))
+    return checkpoints.load(path, model_class, config_class)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def seed_for(name: str, experiment: TranslationExperiment) -> int:
+    """Each model's initial weights come from its own seed, derived from the experiment's."""
+    return experiment.seed + sum(map(ord, name))
+
+
+def build(name: str, model_class: type[nn.Module], experiment: TranslationExperiment) -> nn.Module:
+    torch.manual_seed(seed_for(name, experiment))
+    return model_class(experiment.seq2seq_config())
