@@ -9,6 +9,7 @@ from attnbook.exercises.bahdanau import check_additive_scores, check_context_vec
 from attnbook.exercises.checking import EXERCISES, ExerciseFailed
 from attnbook.exercises.getting_started import check_softmax
 from attnbook.exercises.seq2seq import check_decoder_inputs_and_targets, check_greedy
+from attnbook.exercises.tokens import check_encode_word, check_merge_step
 
 __all__ = [
     "EXERCISES",
@@ -16,6 +17,8 @@ __all__ = [
     "check_additive_scores",
     "check_context_vector",
     "check_decoder_inputs_and_targets",
+    "check_encode_word",
     "check_greedy",
+    "check_merge_step",
     "check_softmax",
 ]
