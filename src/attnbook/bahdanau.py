@@ -14,8 +14,10 @@ context vector from them (the paper's appendix A.2.2):
 Differences from the paper, so that chapter 3 compares like with like: f is an
 LSTM cell (the paper uses gated recurrent units) and the encoder, embeddings and
 the decoder's first state are exactly those of :class:`attnbook.seq2seq.Seq2Seq`
-with a bidirectional encoder; g is one linear layer (the paper uses a maxout
-layer). The query of the alignment model is the previous state s_{i-1}.
+with a bidirectional encoder — in particular s_0 = tanh(W [→h_S; ←h_1]) from both
+directions' final states, where the paper uses s_0 = tanh(W_s ←h_1); g is one
+linear layer (the paper uses a maxout layer). The query of the alignment model is
+the previous state s_{i-1}.
 
 Shape legend: B batch · S source length · T target length · E embedding ·
 H hidden · V vocabulary.

@@ -24,8 +24,9 @@ from attnbook.language import text
 
 @dataclass
 class Hypothesis:
-    """One decoded sentence: its tokens (no <s>, no </s>), their total log-probability,
-    and the attention weights of every step when the model has attention (steps, S)."""
+    """One decoded sentence: its tokens (no <s>, no </s>), their total log-probability
+    (</s> included), and the attention weights of every step when the model has attention:
+    (steps, S), one row per token plus one for the </s> step of a finished sentence."""
 
     tokens: list[int]
     log_prob: float

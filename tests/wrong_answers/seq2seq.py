@@ -56,6 +56,28 @@ def _greedy_with_bos(model, src, src_mask, max_len):
     return tokens
 
 
+def _greedy_feeds_an_int(model, src, src_mask, max_len):
+    state, previous, tokens = model.start(src, src_mask), torch.tensor([model.config.bos_id]), []
+    for _ in range(max_len):
+        log_probs, state, _ = model.step(state, previous)
+        previous = log_probs.argmax(dim=-1).item()  # a Python int, not a (1,) tensor
+        if previous == model.config.eos_id:
+            break
+        tokens.append(previous)
+    return tokens
+
+
+def _greedy_keepdim(model, src, src_mask, max_len):
+    state, previous, tokens = model.start(src, src_mask), torch.tensor([model.config.bos_id]), []
+    for _ in range(max_len):
+        log_probs, state, _ = model.step(state, previous)
+        previous = log_probs.argmax(dim=-1, keepdim=True)  # (1, 1): one axis too many
+        if previous.item() == model.config.eos_id:
+            break
+        tokens.append(previous.item())
+    return tokens
+
+
 WRONG_ANSWERS = {
     "decoder_inputs_and_targets": [
         ("swapped", lambda y, bos, eos: ([*y, eos], [bos, *y])),
@@ -63,6 +85,7 @@ WRONG_ANSWERS = {
         ("missing-bos", lambda y, bos, eos: (list(y), [*y, eos])),
         ("missing-eos", lambda y, bos, eos: ([bos, *y], list(y))),
         ("wrong-tokens", lambda y, bos, eos: ([bos, *y[:-1]], [*y, eos])),  # dropped the last input
+        ("missing-bos", lambda y, bos, eos: ([eos, *y], [*y, eos])),  # </s> where <s> belongs
         ("not-a-pair", lambda y, bos, eos: [bos, *y, eos]),
     ],
     "greedy": [
@@ -72,5 +95,7 @@ WRONG_ANSWERS = {
         ("too-long", _greedy_one_too_many),
         ("keeps-bos", _greedy_with_bos),
         ("not-a-list", lambda model, src, src_mask, max_len: "5 6 7"),
+        ("previous-shape", _greedy_feeds_an_int),
+        ("previous-shape", _greedy_keepdim),
     ],
 }

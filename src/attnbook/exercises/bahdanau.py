@@ -33,6 +33,13 @@ def _example(generator: torch.Generator, batch: int = 2, source: int = 5, dq: in
     return randn(batch, dq), randn(batch, source, dk), randn(a, dq), randn(a, dk), randn(a)
 
 
+NO_V_A = Advice(
+    "no-v-a",
+    "결과에 정렬 모델의 은닉 축 A가 남아 있습니다 (모양 {got}). tanh(W_a s + U_a h)는 위치마다 A차원 벡터이고, "
+    "점수 e_ij는 그 벡터와 v_a의 내적인 숫자 하나입니다: 마지막에 @ v_a를 하세요.",
+    "The alignment model's hidden axis A is still there (shape {got}). tanh(W_a s + U_a h) is an A-dimensional "
+    "vector per position; the score e_ij is one number, its dot product with v_a: finish with @ v_a.",
+)
 NO_TANH = Advice(
     "no-tanh",
     "tanh가 빠졌습니다. 점수는 v_aᵀ tanh(W_a s + U_a h)이고, tanh가 없으면 두 항의 합이 선형이 되어 "
@@ -66,6 +73,15 @@ NOT_SUMMED = Advice(
     "가중치를 곱하기만 하고 더하지 않았습니다. 결과는 (B, Dk)여야 합니다: 소스 위치 축으로 더하세요.",
     "The weighted annotations are not summed: the result must be (B, Dk); sum over the source positions.",
 )
+BATCH_MIXED = Advice(
+    "batch-mixed",
+    "결과의 모양이 {got}입니다. (B, S) @ (B, S, Dk)는 각 문장의 가중치를 모든 문장의 주석 벡터와 곱합니다. "
+    "weights.unsqueeze(1) @ annotations로 (B, 1, S) @ (B, S, Dk)를 계산한 뒤 squeeze(1)하거나, "
+    "(weights[:, :, None] * annotations).sum(dim=1)을 쓰세요.",
+    "The result has shape {got}: (B, S) @ (B, S, Dk) multiplies every sentence's weights with every sentence's "
+    "annotations. Compute weights.unsqueeze(1) @ annotations, (B, 1, S) @ (B, S, Dk), then squeeze(1), or "
+    "use (weights[:, :, None] * annotations).sum(dim=1).",
+)
 IGNORES_WEIGHTS = Advice(
     "ignores-weights",
     "가중치를 쓰지 않고 주석 벡터의 평균이나 합을 냈습니다. 각 h_j에 α_ij를 곱해서 더하세요.",
@@ -82,8 +98,10 @@ WRONG_CONTEXT = Advice(
 def check_additive_scores(check: Checker, fn) -> None:
     generator = torch.Generator().manual_seed(3)
     s_prev, annotations, W_a, U_a, v_a = _example(generator)
-    scores = check.tensor(check.call(fn, s_prev, annotations, W_a, U_a, v_a), what="e", shape=(2, 5),
-                          dtype=s_prev.dtype)
+    scores = check.call(fn, s_prev, annotations, W_a, U_a, v_a)
+    if isinstance(scores, torch.Tensor) and tuple(scores.shape) == (2, 5, 3):  # (B, S, A): v_a left out
+        check.fail(NO_V_A, got=tuple(scores.shape))
+    scores = check.tensor(scores, what="e", shape=(2, 5), dtype=s_prev.dtype)
     expected = additive_scores(s_prev, annotations, W_a, U_a, v_a)
     if torch.allclose(scores, expected, atol=1e-5):
         return
@@ -107,6 +125,8 @@ def check_context_vector(check: Checker, fn) -> None:
         check.fail(NOT_SUMMED)
     if isinstance(context, torch.Tensor) and context.shape == (2, 5):
         check.fail(SUM_OVER_FEATURES)
+    if isinstance(context, torch.Tensor) and context.shape == (2, 2, 6):  # (B, B, Dk): sentences mixed
+        check.fail(BATCH_MIXED, got=tuple(context.shape))
     context = check.tensor(context, what="c", shape=(2, 6), dtype=annotations.dtype)
     expected = context_vector(weights, annotations)
     if torch.allclose(context, expected, atol=1e-5):

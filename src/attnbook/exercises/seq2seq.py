@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
-from attnbook.exercises.checking import Advice, Checker, exercise
+from attnbook.exercises.checking import Advice, Checker, ExerciseFailed, exercise
 
 BOS, EOS = 1, 2
 
@@ -56,8 +56,8 @@ MISSING_EOS = Advice(
 )
 WRONG_TOKENS = Advice(
     "wrong-tokens",
-    "{what}이(가) 틀렸습니다: y = {target}에 대해 {got}을(를) 돌려주었는데 {expected}여야 합니다.",
-    "The {what} are wrong: for y = {target} you returned {got}, expected {expected}.",
+    "{what_ko}이 틀렸습니다: y = {target}에 대해 {got}을(를) 돌려주었는데 {expected}여야 합니다.",
+    "The {what_en} are wrong: for y = {target} you returned {got}, expected {expected}.",
 )
 NOT_A_PAIR = Advice(
     "not-a-pair",
@@ -82,9 +82,11 @@ def check_decoder_inputs_and_targets(check: Checker, fn) -> None:
             check.fail(MISSING_BOS)
         if not targets or targets[-1] != EOS:
             check.fail(MISSING_EOS)
-        for what, got, expected in (("inputs", inputs, expected_inputs), ("targets", targets, expected_targets)):
+        for what_ko, what_en, got, expected in (("입력", "inputs", inputs, expected_inputs),
+                                                 ("목표", "targets", targets, expected_targets)):
             if got != expected:
-                check.fail(WRONG_TOKENS, what=what, target=target, got=got, expected=expected)
+                check.fail(WRONG_TOKENS, what_ko=what_ko, what_en=what_en, target=target, got=got,
+                           expected=expected)
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,9 @@ class _ScriptedModel:
         return _State(torch.zeros(src.shape[0], dtype=torch.long))
 
     def step(self, state: _State, previous: torch.Tensor):
+        if not isinstance(previous, torch.Tensor) or tuple(previous.shape) != tuple(self.first.shape):
+            got = f"Tensor {tuple(previous.shape)}" if isinstance(previous, torch.Tensor) else type(previous).__name__
+            raise ExerciseFailed("greedy", PREVIOUS_SHAPE, expected=tuple(self.first.shape), got=got)
         scores = torch.full((previous.shape[0], self.vocab), -5.0)
         for b, token in enumerate(previous.tolist()):
             best = int(self.first[b]) if token == BOS else self.follow.get(token, EOS)
@@ -125,6 +130,14 @@ class _ScriptedModel:
         return torch.log_softmax(scores, dim=-1), _State(state.steps + 1), None
 
 
+PREVIOUS_SHAPE = Advice(
+    "previous-shape",
+    "model.step의 previous는 모양이 {expected}인 정수 텐서(문장마다 토큰 하나)여야 하는데 {got}을(를) 넘겼습니다. "
+    "argmax(dim=-1)의 결과를 그대로 넘기세요. .item()으로 꺼낸 정수나 keepdim=True로 만든 (1, 1) 텐서는 안 됩니다.",
+    "model.step expects previous to be a tensor of token ids of shape {expected} (one token per sentence), but it "
+    "received {got}. Pass the result of argmax(dim=-1) as it is: not a Python int from .item(), nor a (1, 1) "
+    "tensor from keepdim=True.",
+)
 NEVER_STOPS = Advice(
     "never-stops",
     "</s>가 나와도 멈추지 않았습니다. argmax가 </s>이면 그 자리에서 멈추고, </s>는 결과에 넣지 마세요.",
