@@ -124,8 +124,12 @@ def stored_copy(tmp_path, monkeypatch):
     """A copy of a reader notebook that ``notebooks.problem`` reads instead of the real one."""
     slug, language = SLUGS[0], "ko"
     path = tmp_path / f"{slug}.ipynb"
-    path.write_bytes(notebooks.reader_path(language, slug).read_bytes())
+    # Start from a copy that is fresh for today's package, whatever the state of the real one.
+    fresh = notebooks.expected_reader(language, slug)
+    notebooks._carry_outputs(read_reader(language, slug), fresh)
+    nbformat.write(fresh, path)
     monkeypatch.setattr(notebooks, "reader_path", lambda lang, s: path)
+    assert notebooks.problem(language, slug) is None
 
     def edit(change) -> str | None:
         nb = nbformat.read(path, as_version=4)

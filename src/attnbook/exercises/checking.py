@@ -49,6 +49,7 @@ class ExerciseFailed(AssertionError):
         self.exercise = exercise
         self.advice = advice
         self.advice_id = advice.id
+        self.values = values  # what filled the advice's {placeholders}
         super().__init__(f"[{exercise}] {advice.render(**values)}")
 
     def _render_traceback_(self) -> list[str]:

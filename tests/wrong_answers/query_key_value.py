@@ -1,0 +1,202 @@
+"""Chapter 4: scaled dot-product attention (eq. 1) and the self-attention mask."""
+
+import math
+
+import torch
+
+
+def _attention(q, k, v, mask=None, *, scale=None, axis=-1, fill=float("-inf")):
+    """Eq. (1) with one knob turned: the scale, the softmax axis or the fill value of masked scores."""
+    scores = q @ k.transpose(-2, -1) / (math.sqrt(q.size(-1)) if scale is None else scale)
+    if mask is not None:
+        scores = scores.masked_fill(~mask, fill)
+    weights = torch.softmax(scores, dim=axis)
+    return weights @ v, weights
+
+
+def _k_not_transposed(q, k, v, mask=None):
+    weights = torch.softmax(q @ k / math.sqrt(q.size(-1)), dim=-1)
+    return weights @ v, weights
+
+
+def _k_dot_t(q, k, v, mask=None):
+    weights = torch.softmax(q @ k.T / math.sqrt(q.size(-1)), dim=-1)  # .T reverses every axis of a batch
+    return weights @ v, weights
+
+
+def _torch_mm(q, k, v, mask=None):
+    weights = torch.softmax(torch.mm(q, k.t()) / math.sqrt(q.size(-1)), dim=-1)
+    return torch.mm(weights, v), weights
+
+
+def _softmax_dim_1(q, k, v, mask=None):
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    weights = torch.softmax(scores, dim=1)  # right for one sequence (T, S), wrong for a batch (B, T, S)
+    return weights @ v, weights
+
+
+def _scale_by_number_of_keys(q, k, v, mask=None):
+    return _attention(q, k, v, mask, scale=math.sqrt(k.size(-2)))
+
+
+def _in_place_scaling(q, k, v, mask=None):
+    q /= math.sqrt(q.size(-1))
+    return _attention(q, k, v, mask, scale=1.0)
+
+
+def _mask_ignored(q, k, v, mask=None):
+    return _attention(q, k, v)
+
+
+def _mask_inverted(q, k, v, mask=None):
+    return _attention(q, k, v, None if mask is None else ~mask)
+
+
+def _mask_after_softmax(q, k, v, mask=None):
+    _, weights = _attention(q, k, v)
+    if mask is not None:
+        weights = weights * mask
+    return weights @ v, weights
+
+
+def _mask_with_zero(q, k, v, mask=None):
+    return _attention(q, k, v, mask, fill=0.0)
+
+
+def _mask_multiplies_scores(q, k, v, mask=None):
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))
+    if mask is not None:
+        scores = scores * mask
+    weights = torch.softmax(scores, dim=-1)
+    return weights @ v, weights
+
+
+def _values_are_keys(q, k, v, mask=None):
+    _, weights = _attention(q, k, v, mask)
+    return weights @ k, weights
+
+
+def _only_out(q, k, v, mask=None):
+    return torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+
+
+def _weights_first(q, k, v, mask=None):
+    out, weights = _attention(q, k, v, mask)
+    return weights, out
+
+
+def _scores_times_v(q, k, v, mask=None):
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))
+    return scores @ v, torch.softmax(scores, dim=-1)
+
+
+# --- self_attention_mask -------------------------------------------------------------------------------
+
+def _tril(T):
+    return torch.ones(T, T, dtype=torch.bool).tril()
+
+
+def _pad_on_queries(ids, pad_id, causal):
+    mask = (ids != pad_id)[:, :, None].expand(-1, -1, ids.size(1))
+    return mask & _tril(ids.size(1)) if causal else mask
+
+
+def _pad_on_both_axes(ids, pad_id, causal):
+    real = ids != pad_id
+    mask = real[:, :, None] & real[:, None, :]
+    return mask & _tril(ids.size(1)) if causal else mask
+
+
+def _triu(ids, pad_id, causal):
+    mask = (ids != pad_id)[:, None, :].expand(-1, ids.size(1), -1)
+    return mask & torch.ones(ids.size(1), ids.size(1), dtype=torch.bool).triu() if causal else mask
+
+
+def _strictly_lower(ids, pad_id, causal):
+    mask = (ids != pad_id)[:, None, :].expand(-1, ids.size(1), -1)
+    return mask & _tril(ids.size(1)).tril(-1) if causal else mask
+
+
+def _or(ids, pad_id, causal):
+    mask = (ids != pad_id)[:, None, :].expand(-1, ids.size(1), -1)
+    return mask | _tril(ids.size(1)) if causal else mask
+
+
+def _torch_convention(ids, pad_id, causal):  # True = masked out, as torch.nn.MultiheadAttention
+    mask = (ids == pad_id)[:, None, :].expand(-1, ids.size(1), -1)
+    return mask | ~_tril(ids.size(1)) if causal else mask
+
+
+def _always_causal(ids, pad_id, causal):
+    return (ids != pad_id)[:, None, :] & _tril(ids.size(1))
+
+
+def _never_causal(ids, pad_id, causal):
+    return (ids != pad_id)[:, None, :].expand(-1, ids.size(1), -1)
+
+
+def _pad_zero(ids, pad_id, causal):
+    mask = (ids != 0)[:, None, :].expand(-1, ids.size(1), -1)
+    return mask & _tril(ids.size(1)) if causal else mask
+
+
+def _no_padding(ids, pad_id, causal):
+    T = ids.size(1)
+    return (_tril(T) if causal else torch.ones(T, T, dtype=torch.bool)).expand(ids.size(0), T, T)
+
+
+def _broadcastable_only(ids, pad_id, causal):
+    mask = (ids != pad_id)[:, None, :]  # (B, 1, T): broadcasts, but the exercise asks for (B, T, T)
+    return mask & _tril(ids.size(1)) if causal else mask
+
+
+def _batch_missing(ids, pad_id, causal):
+    return torch.ones(ids.size(1), ids.size(1), dtype=torch.bool).tril()  # (T, T): one mask for every sentence
+
+
+def _as_integers(ids, pad_id, causal):
+    mask = (ids != pad_id)[:, None, :] & _tril(ids.size(1)) if causal else \
+        (ids != pad_id)[:, None, :].expand(-1, ids.size(1), -1)
+    return mask.long()
+
+
+WRONG_ANSWERS = {
+    "scaled_dot_product_attention": [
+        ("sdpa-no-scale", lambda q, k, v, mask=None: _attention(q, k, v, mask, scale=1.0)),
+        ("sdpa-no-sqrt", lambda q, k, v, mask=None: _attention(q, k, v, mask, scale=q.size(-1))),
+        ("sdpa-scale-size", _scale_by_number_of_keys),
+        ("sdpa-softmax-axis", lambda q, k, v, mask=None: _attention(q, k, v, mask, axis=-2)),
+        ("sdpa-softmax-axis", _softmax_dim_1),
+        ("sdpa-k-not-transposed", _k_not_transposed),
+        ("sdpa-batch-transpose", _k_dot_t),
+        ("sdpa-batch-transpose", _torch_mm),
+        ("sdpa-changed-input", _in_place_scaling),
+        ("sdpa-mask-ignored", _mask_ignored),
+        ("sdpa-mask-inverted", _mask_inverted),
+        ("sdpa-mask-after-softmax", _mask_after_softmax),
+        ("sdpa-mask-zero", _mask_with_zero),
+        ("sdpa-mask-zero", _mask_multiplies_scores),
+        ("sdpa-used-keys", _values_are_keys),
+        ("sdpa-not-out-and-weights", _only_out),
+        ("sdpa-swapped", _weights_first),
+        ("sdpa-wrong-out", _scores_times_v),
+    ],
+    "self_attention_mask": [
+        ("mask-pad-on-queries", _pad_on_queries),
+        ("mask-pad-rows", _pad_on_both_axes),
+        ("mask-future", _triu),
+        ("mask-no-self", _strictly_lower),
+        ("mask-or", _or),
+        ("mask-inverted", _torch_convention),
+        ("mask-causal-flag", _always_causal),
+        ("mask-causal-flag", _never_causal),
+        ("mask-pad-id", _pad_zero),
+        ("mask-no-padding", _no_padding),
+        ("mask-not-expanded", _broadcastable_only),
+        ("wrong-shape", _batch_missing),
+        ("wrong-dtype", _as_integers),
+    ],
+}
+
