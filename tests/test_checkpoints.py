@@ -16,7 +16,7 @@ from tools.train_checkpoints import MODELS
 def test_the_shipped_model_records_how_it_was_made(name):
     notes = checkpoints.notes(pretrained_path(name))
     assert notes["command"] == "python -m tools.train_checkpoints"
-    assert notes["model"] == MODELS[name][0].__name__
+    assert notes["model"] == MODELS[name].model_class.__name__
 
 
 @pytest.mark.slow

@@ -10,7 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 import attnbook
-from attnbook.viz import heatmap, korean_font_path, slider_view, small_multiples
+from attnbook.viz import explorer, heatmap, korean_font_path, slider_view, small_multiples
 
 HANGUL_FIGURE = textwrap.dedent(
     """
@@ -102,6 +102,26 @@ def test_the_widget_and_its_static_counterpart_draw_the_same_panels():
     assert first.startswith(b"\x89PNG")
     slider.value = 3  # moving the slider redraws
     assert drawn == [2, 3] and bytes(image.value) != first
+    plt.close("all")
+
+
+def test_the_explorer_draws_every_choice_it_is_given():
+    seen = []
+
+    def draw(choice, ax):
+        seen.append(dict(choice))
+
+    view = explorer(draw, {"kind": ["encoder", "cross"], "head": [0, 1, 2]}, initial={"head": 2})
+    (kind, _), image = view.children[0].children, view.children[1]
+    assert seen == [{"kind": "encoder", "head": 2}]
+    first = bytes(image.value)
+    kind.value = "cross"
+    assert seen[-1] == {"kind": "cross", "head": 2} and bytes(image.value).startswith(b"\x89PNG")
+    with pytest.raises(ValueError):
+        explorer(draw, {"kind": []})
+    with pytest.raises(ValueError):
+        explorer(draw, {"kind": ["a"]}, initial={"layer": 0})
+    assert first.startswith(b"\x89PNG")
     plt.close("all")
 
 

@@ -17,6 +17,7 @@ import os
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -26,25 +27,43 @@ from attnbook.bahdanau import BahdanauSeq2Seq
 from attnbook.experiment import TranslationExperiment, build, count_parameters, pretrained_path
 from attnbook.seq2seq import Seq2Seq, Seq2SeqConfig
 from attnbook.training import train
+from attnbook.transformer import Transformer, TransformerConfig
 from tools.project import ROOT
 
 REPORT = ROOT / "benchmarks" / "checkpoints.md"
-# name → (model class, config class); every model trains on TranslationExperiment's data and budget.
+
+
+@dataclass(frozen=True)
+class Shipped:
+    """One shipped model: its classes, and how its run differs from the experiment's default."""
+
+    model_class: type
+    config_class: type
+    epochs_factor: int = 1      # × the experiment's epochs
+    seed_name: str | None = None  # start from the same weights as another shipped model
+
+
+# Every model trains on TranslationExperiment's data; "transformer_long" is the "transformer" run
+# continued for as many epochs again, which takes about as long as the Bahdanau model's run.
 MODELS = {
-    "seq2seq": (Seq2Seq, Seq2SeqConfig),
-    "bahdanau": (BahdanauSeq2Seq, Seq2SeqConfig),
+    "seq2seq": Shipped(Seq2Seq, Seq2SeqConfig),
+    "bahdanau": Shipped(BahdanauSeq2Seq, Seq2SeqConfig),
+    "transformer": Shipped(Transformer, TransformerConfig),
+    "transformer_long": Shipped(Transformer, TransformerConfig, epochs_factor=2, seed_name="transformer"),
 }
 
 
 def train_one(name: str, experiment: TranslationExperiment, path: Path) -> dict:
-    model_class, _ = MODELS[name]
-    model = build(name, model_class, experiment)
+    shipped = MODELS[name]
+    model = build(shipped.seed_name or name, shipped.model_class, experiment)
+    epochs = experiment.epochs * shipped.epochs_factor
     start = time.perf_counter()
-    losses = train(model, experiment.batches(), epochs=experiment.epochs, lr=experiment.lr, seed=experiment.seed,
-                   desc=name)
+    losses = train(model, experiment.batches(), epochs=epochs, seed=experiment.seed, desc=name,
+                   **experiment.training(shipped.model_class))
     seconds = time.perf_counter() - start
     rows = experiment.evaluate(model)
-    summary = {"seconds": round(seconds, 1), "steps": len(losses), "final_loss": round(sum(losses[-20:]) / 20, 4),
+    summary = {"seconds": round(seconds, 1), "seconds_per_epoch": round(seconds / epochs, 2),
+               "epochs": epochs, "steps": len(losses), "final_loss": round(sum(losses[-20:]) / 20, 4),
                "parameters": count_parameters(model), "by_length": rows}
     checkpoints.save(model, path, notes={"training": json.dumps(summary),
                                          "command": "python -m tools.train_checkpoints"})
@@ -59,12 +78,13 @@ def write_report(summaries: dict[str, dict]) -> None:
         f"(`OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '?')}`), torch {torch.__version__}, with "
         "`attnbook.experiment.TranslationExperiment()`: the same data, sizes and budget for every model.",
         "",
-        "| model | parameters | steps | training time (s) | final loss |",
-        "|---|---:|---:|---:|---:|",
+        "| model | parameters | epochs | steps | training time (s) | per epoch (s) | final loss |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
-    lines += [f"| {name} | {s['parameters']:,} | {s['steps']} | {s['seconds']} | {s['final_loss']} |"
-              for name, s in summaries.items()]
-    lines += ["", "Greedy translations of unseen sentences, by English length (exact match / BLEU):", ""]
+    lines += [f"| {name} | {s['parameters']:,} | {s['epochs']} | {s['steps']} | {s['seconds']} | "
+              f"{s['seconds_per_epoch']} | {s['final_loss']} |" for name, s in summaries.items()]
+    lines += ["", "The Transformer trains with warm-up and label smoothing, so its loss includes the smoothing term.",
+              "", "Greedy translations of unseen sentences, by English length (exact match / BLEU):", ""]
     buckets = [tuple(row["lengths"]) for row in next(iter(summaries.values()))["by_length"]]
     lines += ["| model | " + " | ".join(f"{low}–{high}" for low, high in buckets) + " |",
               "|---|" + "---:|" * len(buckets)]
@@ -89,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
             for name in names:
                 path = Path(folder) / f"{name}.safetensors"
                 train_one(name, experiment, path)
-                model_class, config_class = MODELS[name]
+                model_class, config_class = MODELS[name].model_class, MODELS[name].config_class
                 fresh = checkpoints.load(path, model_class, config_class).state_dict()
                 shipped = checkpoints.load(pretrained_path(name), model_class, config_class).state_dict()
                 worst = max((fresh[k] - shipped[k]).abs().max().item() for k in fresh)

@@ -1,9 +1,10 @@
 """Figures for the book: the Korean font, heatmaps, and explorers.
 
 Every explorer comes in two forms that show the same information:
-:func:`slider_view` is an ipywidget for readers running the notebook, and
-:func:`small_multiples` is its static counterpart for the published book, where
-no kernel answers the slider. Both take the same ``draw(value, ax)`` function.
+:func:`slider_view` (one slider) or :func:`explorer` (several choices) is an
+ipywidget for readers running the notebook, and :func:`small_multiples` is its
+static counterpart for the published book, where no kernel answers the widget.
+Both take the same ``draw(value, ax)`` function.
 """
 
 from __future__ import annotations
@@ -185,3 +186,43 @@ def slider_view(
 
     slider.observe(redraw, names="value")
     return widgets.VBox([slider, image])
+
+
+def explorer(
+    draw: Draw,
+    options: dict[str, Sequence[Any]],
+    *,
+    initial: dict[str, Any] | None = None,
+    figsize: tuple[float, float] = (5.0, 3.0),
+):
+    """An ipywidget with one dropdown per option; ``draw(choice, ax)`` gets a dict {option name: value}.
+
+    For example ``options={"kind": ["encoder", "cross"], "layer": [0, 1], "head": [0, 1, 2, 3]}``.
+    Like :func:`slider_view`, the figure is an Image widget, saved with the notebook.
+    """
+    import ipywidgets as widgets
+
+    if not options or any(len(values) == 0 for values in options.values()):
+        raise ValueError(text("선택지가 하나 이상 있는 옵션이 필요합니다", "every option needs at least one value"))
+    initial = initial or {}
+    unknown = set(initial) - set(options)
+    if unknown:
+        raise ValueError(text(f"없는 옵션: {sorted(unknown)}", f"unknown options: {sorted(unknown)}"))
+    menus = {
+        name: widgets.Dropdown(options=[(str(value), value) for value in values],
+                               value=initial.get(name, values[0]), description=name,
+                               style={"description_width": "initial"}, layout=widgets.Layout(width="auto"))
+        for name, values in options.items()
+    }
+
+    def choice() -> dict[str, Any]:
+        return {name: menu.value for name, menu in menus.items()}
+
+    image = widgets.Image(value=_png(draw, choice(), figsize), format="png")
+
+    def redraw(change: dict) -> None:
+        image.value = _png(draw, choice(), figsize)
+
+    for menu in menus.values():
+        menu.observe(redraw, names="value")
+    return widgets.VBox([widgets.HBox(list(menus.values())), image])
