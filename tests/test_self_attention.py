@@ -14,16 +14,20 @@ import torch.nn.functional as F
 from torch.testing import assert_close
 
 import attnbook
-from attnbook.attention import causal_mask, scaled_dot_product_attention
-from attnbook.data import TAKE_YOUR_TIME, generate_pairs, padding_mask, translate, vocabularies
+from attnbook.attention import MultiHeadAttention, causal_mask, scaled_dot_product_attention
+from attnbook.data import TAKE_YOUR_TIME, english_words, generate_pairs, padding_mask, translate, vocabularies
 from attnbook.exercises import query_key_value as exercises
+from attnbook.positional import sinusoidal_encoding
 from attnbook.self_attention import (
+    WORD_KINDS,
     SelfAttention,
     WordTranslator,
     WordTranslatorConfig,
+    partner_matrix,
     train_word_translator,
     word_accuracy,
     word_batches,
+    word_kind,
     word_targets,
 )
 
@@ -169,6 +173,108 @@ def test_the_initial_loss_is_about_log_v():
         logits, _ = model(batches[0].src, batches[0].src_mask)
     loss = F.cross_entropy(logits.flatten(0, 1), batches[0].targets.flatten())
     assert abs(loss.item() - math.log(len(ko))) < 0.5
+
+
+def test_word_kinds():
+    sentence = "the tired student will read a book in the library and a friend drank the cold milk quietly"
+    kinds = [word_kind(word) for word in sentence.split()]
+    assert kinds == ["article", "other", "noun", "verb", "verb", "article", "noun", "preposition", "article", "noun",
+                     "and", "article", "noun", "verb", "article", "other", "noun", "other"]
+    assert {word_kind(word) for word in english_words()} == set(WORD_KINDS)
+
+
+def test_partners_are_different_words_that_become_one_korean_token():
+    pair = translate("the student read a book in the library and a boy walked")
+    partners = partner_matrix(pair)
+    assert partners.dtype == torch.bool and partners.shape == (12, 12)
+    assert torch.equal(partners, partners.T) and not partners.diagonal().any()
+    linked = {(pair.en[s], pair.en[t]) for s, t in partners.nonzero().tolist() if s < t}
+    assert linked == {("the", "student"), ("a", "book"), ("in", "the"), ("in", "library"), ("the", "library"),
+                      ("read", "and"), ("a", "boy")}
+
+
+# --- chapter 5's variants: several heads, sinusoidal or no positions ----------------------------------------
+
+
+def test_the_default_config_is_chapter_4s_model_parameter_for_parameter():
+    model = WordTranslator(tiny_config())
+    assert isinstance(model.attention, SelfAttention) and isinstance(model.position, torch.nn.Embedding)
+    assert sorted(model.state_dict()) == ["attention.W_K.weight", "attention.W_Q.weight", "attention.W_V.weight",
+                                          "embedding.weight", "output.bias", "output.weight", "position.weight"]
+
+
+def test_several_heads_return_one_weight_matrix_per_head_and_hide_padding():
+    en, _ = vocabularies()
+    src = torch.tensor([en.encode(["the", "student", "reads", "a", "book"]),
+                        en.encode(["a", "boy", "walks", "<pad>", "<pad>"])])
+    mask = padding_mask(src, en.pad_id)
+    torch.manual_seed(0)
+    model = WordTranslator(tiny_config(num_heads=3))  # d_model 12: three heads of size 4
+    logits, weights = model(src, mask)
+    assert isinstance(model.attention, MultiHeadAttention) and model.attention.head_dim == 4
+    assert logits.shape == (2, 5, tiny_config().tgt_vocab_size) and weights.shape == (2, 3, 5, 5)
+    assert (weights[1, :, :, 3:] == 0).all()
+    assert_close(weights.sum(-1), torch.ones(2, 3, 5))
+    alone, _ = model(src[1:, :3], mask[1:, :3])  # the short sentence without its padding
+    assert_close(logits[1, :3], alone[0])
+
+
+def test_the_sinusoidal_model_adds_the_fixed_table_and_has_no_position_parameters():
+    torch.manual_seed(0)
+    model = WordTranslator(tiny_config(num_heads=2, positions="sinusoidal"))
+    assert not any(name.startswith("position") for name, _ in model.named_parameters())
+    src = torch.tensor([[5, 9, 7, 11]])
+    mask = torch.ones(1, 4, dtype=torch.bool)
+    x = model.embedding(src) + sinusoidal_encoding(4, 12)  # what the attention layer must see
+    gathered, weights = model.attention(x, x, x)
+    logits, model_weights = model(src, mask)
+    assert_close(model_weights, weights)
+    assert_close(logits, model.output(torch.cat([x, gathered], dim=-1)))
+
+
+@pytest.mark.parametrize("num_heads", [None, 3])
+def test_without_positions_the_model_is_permutation_equivariant(num_heads):
+    torch.manual_seed(0)
+    src = torch.randint(4, 60, (2, 7))
+    mask = lengths_to_mask([7, 5], 7)
+    permutation = torch.tensor([3, 0, 6, 1, 5, 2, 4])
+    bag = WordTranslator(tiny_config(num_heads=num_heads, positions="none"))
+    logits, _ = bag(src, mask)
+    permuted, _ = bag(src[:, permutation], mask[:, permutation])
+    real = mask[:, permutation]
+    assert_close(permuted[real], logits[:, permutation][real])  # the same outputs, in the new order
+    for positions in ("learned", "sinusoidal"):  # with positions the order matters
+        torch.manual_seed(0)
+        ordered = WordTranslator(tiny_config(num_heads=num_heads, positions=positions))
+        logits, _ = ordered(src, mask)
+        permuted, _ = ordered(src[:, permutation], mask[:, permutation])
+        assert not torch.allclose(permuted[real], logits[:, permutation][real], atol=1e-3)
+
+
+def test_heads_share_the_parameters_of_one_head_of_size_d_model():
+    sizes = {}
+    for num_heads in (1, 2, 3, 4, 6, 12):
+        model = WordTranslator(tiny_config(num_heads=num_heads, positions="none"))
+        sizes[num_heads] = sum(p.numel() for p in model.attention.parameters())
+    assert set(sizes.values()) == {4 * 12 * 12 + 4 * 12}  # W^Q, W^K, W^V, W^O and their biases
+
+
+@pytest.mark.parametrize("changes", [{"num_heads": 0}, {"num_heads": 5}, {"num_heads": True},
+                                     {"num_heads": 2, "attention": False}, {"positions": "rotary"},
+                                     {"positions": None}], ids=str)
+def test_bad_chapter_5_configs_are_refused(changes):
+    with pytest.raises(ValueError):
+        tiny_config(**changes)
+
+
+def test_a_multi_head_model_learns():
+    en, ko = vocabularies()
+    pairs = generate_pairs(120, seed=7, clauses=1)
+    batches = word_batches(pairs, en, ko, batch_size=24)
+    torch.manual_seed(0)
+    model = WordTranslator(tiny_config(num_heads=4, positions="sinusoidal", d_model=16, max_len=40))
+    losses = train_word_translator(model, batches, epochs=15, lr=1e-2)
+    assert losses[-1] < losses[0] / 3 and word_accuracy(model, batches) > 0.7
 
 
 # --- chapter 4's exercise references agree with the package ----------------------------------------------

@@ -14,8 +14,13 @@ and its role, "the" becomes whatever its noun becomes, and "reads" becomes 읽�
 when "and" starts another clause after it. With ``attention=False`` the same model
 sees each word and its position only, which measures what looking around adds.
 
+Chapter 5 varies the same model through its config: ``num_heads`` replaces the
+single head by :class:`attnbook.attention.MultiHeadAttention` (h heads of size
+D/h and W^O), and ``positions`` chooses a learned table, the fixed sinusoidal one
+of :mod:`attnbook.positional`, or none at all.
+
 Shape legend: B batch · T sentence length · D model · Dk query/key/value size ·
-V target vocabulary.
+H heads · V target vocabulary.
 """
 
 from __future__ import annotations
@@ -28,19 +33,23 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from attnbook.attention import scaled_dot_product_attention
-from attnbook.data import SentencePair, Vocabulary, pad, padding_mask
+from attnbook.attention import MultiHeadAttention, scaled_dot_product_attention
+from attnbook.data import SentencePair, Vocabulary, lexicon, pad, padding_mask
 from attnbook.language import text
+from attnbook.positional import PositionalEncoding
 from attnbook.progress import progress
 
 __all__ = [
+    "WORD_KINDS",
     "SelfAttention",
     "WordBatch",
     "WordTranslator",
     "WordTranslatorConfig",
+    "partner_matrix",
     "train_word_translator",
     "word_accuracy",
     "word_batches",
+    "word_kind",
     "word_targets",
 ]
 
@@ -65,9 +74,18 @@ class SelfAttention(nn.Module):
         return scaled_dot_product_attention(q, k, v, mask)  # (B, T, Dk), (B, T, T)
 
 
+POSITIONS = ("learned", "sinusoidal", "none")
+
+
 @dataclass(frozen=True)
 class WordTranslatorConfig:
-    """Sizes of a :class:`WordTranslator`; ``attention=False`` leaves out the self-attention layer."""
+    """Sizes of a :class:`WordTranslator`; ``attention=False`` leaves out the self-attention layer.
+
+    ``num_heads`` None is chapter 4's single head (W^Q, W^K, W^V of size D, no W^O); a number h
+    is multi-head attention with h heads of size D/h and W^O (chapter 5). ``positions`` is
+    "learned" (one trained vector per position), "sinusoidal" (the fixed table of §3.5) or
+    "none" (the model sees the sentence as a bag of words).
+    """
 
     src_vocab_size: int
     tgt_vocab_size: int
@@ -75,6 +93,8 @@ class WordTranslatorConfig:
     max_len: int = 64  # the longest sentence the position table covers
     attention: bool = True
     pad_id: int = 0
+    num_heads: int | None = None
+    positions: str = "learned"
 
     def __post_init__(self) -> None:
         for name in ("src_vocab_size", "tgt_vocab_size", "d_model", "max_len"):
@@ -82,6 +102,19 @@ class WordTranslatorConfig:
         if not isinstance(self.attention, bool):
             raise ValueError(text(f"attention은 True 또는 False여야 합니다: {self.attention!r}",
                                   f"attention must be True or False, got {self.attention!r}"))
+        if self.num_heads is not None:
+            _check_positive_int("num_heads", self.num_heads)
+            if not self.attention:
+                raise ValueError(text("num_heads는 attention=True일 때만 쓸 수 있습니다",
+                                      "num_heads needs attention=True"))
+            if self.d_model % self.num_heads != 0:
+                raise ValueError(text(
+                    f"d_model({self.d_model})은 num_heads({self.num_heads})로 나누어떨어져야 합니다",
+                    f"d_model ({self.d_model}) must be divisible by num_heads ({self.num_heads})",
+                ))
+        if self.positions not in POSITIONS:
+            raise ValueError(text(f"positions는 {POSITIONS} 가운데 하나여야 합니다: {self.positions!r}",
+                                  f"positions must be one of {POSITIONS}, got {self.positions!r}"))
         if not isinstance(self.pad_id, int) or not 0 <= self.pad_id < min(self.src_vocab_size, self.tgt_vocab_size):
             raise ValueError(text(f"pad_id {self.pad_id!r}는 어휘 크기보다 작은 0 이상의 정수여야 합니다",
                                   f"pad_id {self.pad_id!r} must be a non-negative integer below the vocabulary sizes"))
@@ -90,9 +123,9 @@ class WordTranslatorConfig:
 class WordTranslator(nn.Module):
     """Each English word → the Korean token it becomes, from [x_i ; a_i]: the word itself and what it gathered.
 
-    x_i is the word's embedding plus a learned embedding of its position (chapter 5
-    has the sinusoidal kind); a_i is its self-attention output, or zeros when
-    ``config.attention`` is False.
+    x_i is the word's embedding plus its position's vector (a learned one by default,
+    the sinusoidal one of §3.5, or none); a_i is its self-attention output (one head,
+    or several heads merged by W^O), or zeros when ``config.attention`` is False.
     """
 
     def __init__(self, config: WordTranslatorConfig) -> None:
@@ -100,12 +133,23 @@ class WordTranslator(nn.Module):
         self.config = config
         D = config.d_model
         self.embedding = nn.Embedding(config.src_vocab_size, D, padding_idx=config.pad_id)
-        self.position = nn.Embedding(config.max_len, D)
-        self.attention = SelfAttention(D, D) if config.attention else None
+        self.position: nn.Module | None = None
+        if config.positions == "learned":
+            self.position = nn.Embedding(config.max_len, D)
+        elif config.positions == "sinusoidal":
+            self.position = PositionalEncoding(D, config.max_len)  # fixed: no parameters
+        self.attention: SelfAttention | MultiHeadAttention | None = None
+        if config.attention and config.num_heads is None:
+            self.attention = SelfAttention(D, D)  # chapter 4: one head of size D
+        elif config.attention:
+            self.attention = MultiHeadAttention(D, config.num_heads)  # h heads of size D/h, then W^O
         self.output = nn.Linear(2 * D, config.tgt_vocab_size)
 
     def forward(self, src: Tensor, src_mask: Tensor) -> tuple[Tensor, Tensor | None]:
-        """src (B, T), src_mask (B, T) bool → logits (B, T, V), attention weights (B, T, T) or None."""
+        """src (B, T), src_mask (B, T) bool → logits (B, T, V) and the attention weights.
+
+        The weights are (B, T, T) for the single head, (B, H, T, T) with ``num_heads``, None without attention.
+        """
         length = src.size(-1)
         if src.dim() != 2 or src_mask.shape != src.shape or length > self.config.max_len:
             raise ValueError(text(
@@ -114,11 +158,18 @@ class WordTranslator(nn.Module):
                 f"src and src_mask must share a shape (B, T) with T ≤ {self.config.max_len}, "
                 f"got {tuple(src.shape)} and {tuple(src_mask.shape)}",
             ))
-        x = self.embedding(src) + self.position.weight[:length]  # (B, T, D)
+        x = self.embedding(src)  # (B, T, D)
+        if isinstance(self.position, nn.Embedding):
+            x = x + self.position.weight[:length]  # a learned vector per position
+        elif self.position is not None:
+            x = self.position(x)  # x + PE[:T]
         if self.attention is None:
             gathered, weights = torch.zeros_like(x), None  # each word sees only itself
-        else:
+        elif isinstance(self.attention, SelfAttention):
             gathered, weights = self.attention(x, src_mask)  # (B, T, D), (B, T, T)
+        else:
+            key_mask = src_mask[:, None, None, :]  # padding hidden from every head and query: (B, 1, 1, T)
+            gathered, weights = self.attention(x, x, x, key_mask)  # (B, T, D), (B, H, T, T)
         return self.output(torch.cat([x, gathered], dim=-1)), weights  # (B, T, V)
 
 
@@ -138,6 +189,35 @@ def word_targets(pair: SentencePair) -> tuple[str, ...]:
         raise ValueError(text(f"정렬이 없는 영어 단어가 있습니다: {missing}",
                               f"some English words have no alignment: {missing}"))
     return tuple(targets)  # type: ignore[arg-type]
+
+
+WORD_KINDS = ("article", "preposition", "noun", "verb", "and", "other")
+_VERB_FORMS = frozenset({lexicon.WILL}.union(*(verb.en for verb in lexicon.VERBS)))
+
+
+def word_kind(word: str) -> str:
+    """The kind of an English word of the task, one of :data:`WORD_KINDS`.
+
+    "other" are the words with a single Korean form: adjectives, adverbs, time words.
+    """
+    if word in ("a", "an", "the"):
+        return "article"
+    if word in (lexicon.TO, lexicon.IN, lexicon.WITH):
+        return "preposition"
+    if word in lexicon.NOUN_BY_EN:
+        return "noun"
+    if word == lexicon.AND:
+        return "and"
+    if word in _VERB_FORMS:
+        return "verb"
+    return "other"
+
+
+def partner_matrix(pair: SentencePair) -> Tensor:
+    """(S, S) bool: True where two different English words of ``pair`` become the same Korean token (partners)."""
+    alignment = pair.alignment_matrix()  # (Korean tokens, English words)
+    same_token = alignment.T @ alignment > 0  # (S, S)
+    return same_token & ~torch.eye(len(pair.en), dtype=torch.bool)
 
 
 @dataclass(frozen=True)

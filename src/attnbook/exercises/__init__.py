@@ -8,6 +8,7 @@ checkers are re-exported here, so a notebook writes
 from attnbook.exercises.bahdanau import check_additive_scores, check_context_vector
 from attnbook.exercises.checking import EXERCISES, ExerciseFailed
 from attnbook.exercises.getting_started import check_softmax
+from attnbook.exercises.multi_head import check_merge_heads, check_positional_encoding, check_split_heads
 from attnbook.exercises.query_key_value import check_scaled_dot_product_attention, check_self_attention_mask
 from attnbook.exercises.seq2seq import check_decoder_inputs_and_targets, check_greedy
 from attnbook.exercises.tokens import check_encode_word, check_merge_step
@@ -20,8 +21,11 @@ __all__ = [
     "check_decoder_inputs_and_targets",
     "check_encode_word",
     "check_greedy",
+    "check_merge_heads",
     "check_merge_step",
+    "check_positional_encoding",
     "check_scaled_dot_product_attention",
     "check_self_attention_mask",
     "check_softmax",
+    "check_split_heads",
 ]
