@@ -7,7 +7,7 @@ import re
 import pytest
 import tomllib
 
-from tools.project import ROOT, repository
+from tools.project import ROOT, repository, slugs
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
@@ -33,9 +33,12 @@ def test_the_readme_and_package_metadata_follow_the_canonical_repository():
     repo = repository()
     urls = set(re.findall(r"https://github\.com/[\w.-]+/[\w.-]+", README))
     assert urls == {repo.url}, urls
+    linked = {"ko": set(), "en": set()}
     for colab in re.findall(r"https://colab\.research\.google\.com/github/\S+?\.ipynb", README):
         language, slug = re.search(r"/book/(\w+)/(\w+)\.ipynb$", colab).groups()
         assert colab == repo.colab_url(language, slug)
+        linked[language].add(slug)
+    assert linked["ko"] == linked["en"] == set(slugs()), "the README's chapter tables list every chapter"
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     assert pyproject["project"]["urls"]["Repository"] == repo.url
 

@@ -12,6 +12,7 @@ from attnbook.exercises.multi_head import check_merge_heads, check_positional_en
 from attnbook.exercises.query_key_value import check_scaled_dot_product_attention, check_self_attention_mask
 from attnbook.exercises.seq2seq import check_decoder_inputs_and_targets, check_greedy
 from attnbook.exercises.tokens import check_encode_word, check_merge_step
+from attnbook.exercises.transformer import check_decoder_masks, check_encoder_layer_forward
 
 __all__ = [
     "EXERCISES",
@@ -19,7 +20,9 @@ __all__ = [
     "check_additive_scores",
     "check_context_vector",
     "check_decoder_inputs_and_targets",
+    "check_decoder_masks",
     "check_encode_word",
+    "check_encoder_layer_forward",
     "check_greedy",
     "check_merge_heads",
     "check_merge_step",
