@@ -25,7 +25,7 @@ book: env js
 test: env js
 	$(PYTHON) -m tools.build_book
 	$(PYTHON) -m ruff check src tools tests
-	$(PYTHON) -m pytest -n 2
+	$(PYTHON) -m pytest -n 2 --durations=12
 
 env: $(VENV)/.installed
 

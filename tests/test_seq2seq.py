@@ -7,7 +7,6 @@ import math
 
 import pytest
 import torch
-from torch.nn.utils.rnn import pad_sequence
 
 from attnbook import checkpoints
 from attnbook.bahdanau import BahdanauSeq2Seq
@@ -15,6 +14,7 @@ from attnbook.data import Batch
 from attnbook.decoding import beam_search, greedy_decode
 from attnbook.seq2seq import Encoder, Seq2Seq, Seq2SeqConfig
 from attnbook.training import sequence_loss, train
+from tests.conftest import padded_batch
 
 PAD, BOS, EOS = 0, 1, 2
 # Tiny, odd sizes so that a transposed dimension cannot go unnoticed.
@@ -22,19 +22,9 @@ CONFIG = Seq2SeqConfig(src_vocab_size=13, tgt_vocab_size=11, embed_dim=7, hidden
 MODELS = [Seq2Seq, BahdanauSeq2Seq]
 
 
-def batch_of(sources: list[list[int]], targets: list[list[int]]) -> Batch:
-    """A padded batch: tgt_in = <s> + y, tgt_out = y + </s>."""
-    def padded(rows):
-        return pad_sequence([torch.tensor(r) for r in rows], batch_first=True, padding_value=PAD)
-
-    src = padded(sources)
-    tgt_in, tgt_out = padded([[BOS, *t] for t in targets]), padded([[*t, EOS] for t in targets])
-    return Batch(src=src, src_mask=src != PAD, tgt_in=tgt_in, tgt_out=tgt_out, tgt_mask=tgt_out != PAD)
-
-
 @pytest.fixture
 def batch() -> Batch:
-    return batch_of([[5, 6, 7, 8, 9], [3, 4], [10, 11, 12]], [[3, 4, 5], [6, 7, 8, 9, 10], [4]])
+    return padded_batch([[5, 6, 7, 8, 9], [3, 4], [10, 11, 12]], [[3, 4, 5], [6, 7, 8, 9, 10], [4]])
 
 
 def model_of(model_class, config=CONFIG, seed=0):

@@ -14,7 +14,6 @@ import math
 import pytest
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pad_sequence
 from torch.testing import assert_close
 
 from attnbook import checkpoints
@@ -33,6 +32,7 @@ from attnbook.transformer import (
     TransformerAttention,
     TransformerConfig,
 )
+from tests.conftest import padded_batch
 
 B, S, T, D, H, FF = 3, 7, 5, 12, 3, 20
 F64 = torch.float64
@@ -51,19 +51,9 @@ SOURCE_VALID = lengths_to_mask([7, 4, 1], S)  # (B, S)
 TARGET_VALID = lengths_to_mask([5, 3, 2], T)  # (B, T)
 
 
-def batch_of(sources: list[list[int]], targets: list[list[int]]) -> Batch:
-    """A padded batch: tgt_in = <s> + y, tgt_out = y + </s>."""
-    def padded(rows):
-        return pad_sequence([torch.tensor(r) for r in rows], batch_first=True, padding_value=PAD)
-
-    src = padded(sources)
-    tgt_in, tgt_out = padded([[BOS, *t] for t in targets]), padded([[*t, EOS] for t in targets])
-    return Batch(src=src, src_mask=src != PAD, tgt_in=tgt_in, tgt_out=tgt_out, tgt_mask=tgt_out != PAD)
-
-
 @pytest.fixture
 def batch() -> Batch:
-    return batch_of([[5, 6, 7, 8, 9, 10, 11], [3, 4, 12], [10]], [[3, 4, 5, 6], [6, 7, 8, 9, 10], [4]])
+    return padded_batch([[5, 6, 7, 8, 9, 10, 11], [3, 4, 12], [10]], [[3, 4, 5, 6], [6, 7, 8, 9, 10], [4]])
 
 
 def model_of(config: TransformerConfig = CONFIG, seed: int = 0, **changes) -> Transformer:
