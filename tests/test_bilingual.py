@@ -202,6 +202,45 @@ def test_shared_code_cells_are_identical_in_both_editions(slug):
             assert tags(cell) == tags(en_by_id[cell.id])
 
 
+NUMBER = re.compile(r"-?\d+(?:[.,]\d+)*")
+
+
+def printed_numbers(cell: nbformat.NotebookNode) -> list[str]:
+    """The numbers a code cell printed or displayed as text, progress bars left out."""
+    texts = []
+    for output in cell.get("outputs", []):
+        if output.output_type == "stream":
+            texts.append(output.text)
+        elif output.output_type in ("execute_result", "display_data"):
+            data = output.get("data", {})
+            if "application/vnd.jupyter.widget-view+json" not in data:  # widgets, progress bars included
+                texts.append(data.get("text/plain", ""))
+        elif output.output_type == "error":
+            texts.append(output.ename)
+    return NUMBER.findall("\n".join(texts))
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_both_editions_print_the_same_numbers(slug):
+    """Outputs differ only in language: a number that differs (a time measured live) is not reproducible."""
+    ko, en = read_reader("ko", slug), read_reader("en", slug)
+    en_by_id = {cell.id: cell for cell in en.cells}
+    for cell in ko.cells:
+        if cell.cell_type == "code" and cell.id in en_by_id and language_of(cell) is None:
+            assert printed_numbers(cell) == printed_numbers(en_by_id[cell.id]), (
+                f"{slug}, cell {cell.id}: the editions print different numbers")
+
+
+def test_printed_numbers_ignore_words_but_not_values():
+    ko = code("print(...)")
+    ko.outputs = [nbformat.v4.new_output("stream", name="stdout", text="정답 3개, 손실 0.25\n")]
+    en = code("print(...)")
+    en.outputs = [nbformat.v4.new_output("stream", name="stdout", text="3 right, loss 0.25\n")]
+    assert printed_numbers(ko) == printed_numbers(en) == ["3", "0.25"]
+    en.outputs[0].text = "3 right, loss 0.26\n"
+    assert printed_numbers(ko) != printed_numbers(en)
+
+
 @pytest.mark.parametrize("slug", SLUGS)
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_prose_is_written_in_its_edition_language(language, slug):

@@ -109,7 +109,24 @@ def execute(nb: NotebookNode, language: str, timeout: int = 600) -> float:
     )
     start = time.perf_counter()
     client.execute()
-    return time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = _coalesce_streams(cell.outputs)
+    return seconds
+
+
+def _coalesce_streams(outputs: list) -> list:
+    """One stream output per run of prints: the kernel may split one print across messages."""
+    merged: list = []
+    for output in outputs:
+        previous = merged[-1] if merged else None
+        if (output.output_type == "stream" and previous is not None and previous.output_type == "stream"
+                and previous.name == output.name):
+            previous.text += output.text
+        else:
+            merged.append(output)
+    return merged
 
 
 def _carry_outputs(old: NotebookNode, new: NotebookNode) -> None:

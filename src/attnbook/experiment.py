@@ -2,15 +2,20 @@
 
 Every model is trained on the same sentence pairs, with the same sizes and the
 same budget, and tested on the same sentences bucketed by English length, so
-their accuracies can be compared. The full budget takes minutes on one CPU
-thread, more than a chapter can spend; ``python -m tools.train_checkpoints``
-trains with it and ships the weights in ``attnbook/pretrained/``, which the
-chapters load (:func:`pretrained`) next to a shortened run they train live.
+their accuracies can be compared. The test sentences are drawn like the training
+sentences (1 to 4 clauses), so a bucket measures length alone; a separate set of
+sentences with 5 or 6 clauses, a structure no training sentence has, measures
+what happens outside the training distribution. The full budget takes minutes
+on one CPU thread, more than a chapter can spend; ``python -m
+tools.train_checkpoints`` trains with it and ships the weights, with a record of
+the run, in ``attnbook/pretrained/``, which the chapters load
+(:func:`pretrained`, :func:`training_record`) next to a shortened run they train live.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -32,7 +37,7 @@ from attnbook.data import (
 )
 from attnbook.decoding import beam_search, greedy_decode
 from attnbook.language import text
-from attnbook.metrics import bleu, exact_match
+from attnbook.metrics import bleu, by_length, exact_match
 from attnbook.schedules import WarmupSchedule
 from attnbook.seq2seq import Seq2SeqConfig
 from attnbook.transformer import Transformer, TransformerConfig
@@ -48,6 +53,8 @@ class TranslationExperiment:
     clauses: tuple[int, int] = (1, 4)        # training sentences have 1 to 4 clauses (up to ~55 words)
     test_per_bucket: int = 40
     edges: tuple[int, ...] = (1, 10, 20, 30, 40, 50)  # English length buckets [1, 10), [10, 20), …
+    unseen_clauses: tuple[int, int] = (5, 6)  # a structure outside training: more clauses than any training sentence
+    unseen_lengths: tuple[int, int] = (40, 50)  # … at lengths the training set does have
     batch_size: int = 64
     epochs: int = 12
     lr: float = 3e-3
@@ -100,9 +107,17 @@ class TranslationExperiment:
 
     @functools.cached_property
     def test_buckets(self) -> dict[tuple[int, int], list[SentencePair]]:
-        """Test sentences per English length bucket, none of them seen in training."""
-        return pairs_by_length(self.test_per_bucket, seed=self.seed + 1, edges=self.edges, clauses=(1, 6),
+        """Test sentences per English length bucket, drawn like the training sentences but none of them seen."""
+        return pairs_by_length(self.test_per_bucket, seed=self.seed + 1, edges=self.edges, clauses=self.clauses,
                                exclude=self.train_pairs)
+
+    @functools.cached_property
+    def unseen_structure(self) -> list[SentencePair]:
+        """Test sentences with more clauses than any training sentence, at lengths training does cover."""
+        low, high = self.unseen_lengths
+        pairs = pairs_by_length(self.test_per_bucket, seed=self.seed + 2, edges=(low, high),
+                                clauses=self.unseen_clauses, exclude=self.train_pairs)
+        return pairs[(low, high)]
 
     def batches(self) -> list[Batch]:
         return make_batches([(p.en, p.ko) for p in self.train_pairs], self.src_vocab, self.tgt_vocab,
@@ -121,14 +136,20 @@ class TranslationExperiment:
 
     def evaluate(self, model: nn.Module) -> list[dict]:
         """Exact match and BLEU of greedy translations, per English length bucket."""
-        rows = []
-        for (low, high), pairs in self.test_buckets.items():
-            translations, _ = self.translate(model, [p.en for p in pairs])
-            references = [list(p.ko) for p in pairs]
-            rows.append({"lengths": (low, high - 1), "sentences": len(pairs),
-                         "exact_match": exact_match(translations, references),
-                         "bleu": bleu(translations, references)})
-        return rows
+        lengths, translations, references = [], [], []
+        for pairs in self.test_buckets.values():  # decoded bucket by bucket, as in every shipped report
+            lengths += [len(p.en) for p in pairs]
+            translations += self.translate(model, [p.en for p in pairs])[0]
+            references += [list(p.ko) for p in pairs]
+        return by_length(lengths, translations, references, self.edges)
+
+    def evaluate_unseen(self, model: nn.Module) -> dict:
+        """Exact match and BLEU of greedy translations of :attr:`unseen_structure`."""
+        pairs = self.unseen_structure
+        translations, _ = self.translate(model, [p.en for p in pairs])
+        references = [list(p.ko) for p in pairs]
+        return {"sentences": len(pairs), "exact_match": exact_match(translations, references),
+                "bleu": bleu(translations, references)}
 
 
 def pretrained_path(name: str) -> Path:
@@ -144,6 +165,19 @@ def pretrained(name: str, model_class: type[nn.Module], config_class: type = Seq
             f"no pretrained model {name!r} at {path}: make it with python -m tools.train_checkpoints",
         ))
     return checkpoints.load(path, model_class, config_class)
+
+
+def training_record(name: str) -> dict:
+    """How a shipped model was trained: steps, seconds, every step's loss, and its results on the test sets."""
+    return json.loads(checkpoints.notes(pretrained_path(name))["training"])
+
+
+def shipped_results(name: str) -> dict:
+    """Results of runs too long for a chapter, shipped as ``attnbook/pretrained/<name>.json`` by a repository tool."""
+    path = Path(str(resources.files("attnbook") / PRETRAINED / f"{name}.json"))
+    if not path.exists():
+        raise FileNotFoundError(text(f"{path}이 없습니다", f"{path} does not exist"))
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -167,7 +167,6 @@ class Exercise:
     name: str
     reference: Callable[..., Any]
     check: Callable[[Any], bool | None]
-    module: str
 
 
 #: Every exercise in the book, by name (filled in by :func:`exercise`).
@@ -205,7 +204,7 @@ def exercise(reference: Callable[..., Any]) -> Callable[[Callable[..., None]], C
         )
         if name in EXERCISES:
             raise ValueError(f"two exercises are named {name!r}")
-        EXERCISES[name] = Exercise(name, reference, check, reference.__module__)
+        EXERCISES[name] = Exercise(name, reference, check)
         return check
 
     return decorate
