@@ -200,3 +200,131 @@ WRONG_ANSWERS = {
     ],
 }
 
+
+
+# --- score_variance: a prediction of Var(q·k), checked by running ------------------------------------------
+
+
+def _variance_of_one(d_k, q_std, k_std, scaled):
+    return 1.0 if scaled else float(d_k)  # the chapter's numbers, whatever the standard deviations
+
+
+def _stds_not_squared(d_k, q_std, k_std, scaled):
+    return q_std * k_std if scaled else d_k * q_std * k_std
+
+
+def _variances_added(d_k, q_std, k_std, scaled):
+    return (q_std**2 + k_std**2) * (1 if scaled else d_k)
+
+
+def _divided_by_root(d_k, q_std, k_std, scaled):
+    variance = d_k * q_std**2 * k_std**2
+    return variance / math.sqrt(d_k) if scaled else variance  # as if the variance shrank like the scores
+
+
+def _divided_twice(d_k, q_std, k_std, scaled):
+    variance = d_k * q_std**2 * k_std**2
+    return variance / d_k**2 if scaled else variance
+
+
+def _scaling_forgotten(d_k, q_std, k_std, scaled):
+    return d_k * q_std**2 * k_std**2
+
+
+def _scaled_read_backwards(d_k, q_std, k_std, scaled):
+    variance = d_k * q_std**2 * k_std**2
+    return variance if scaled else variance / d_k
+
+
+def _a_standard_deviation(d_k, q_std, k_std, scaled):
+    return math.sqrt(d_k * q_std**2 * k_std**2 / (d_k if scaled else 1))
+
+
+def _measured_inside(d_k, q_std, k_std, scaled):
+    qs, ks = torch.randn(5000, d_k) * q_std, torch.randn(5000, d_k) * k_std  # samples, not a derivation
+    dots = (qs * ks).sum(dim=-1)
+    return (dots / math.sqrt(d_k) if scaled else dots).var().item()
+
+
+def _sample_variance_n_minus_one(d_k, q_std, k_std, scaled):
+    variance = (d_k - 1) * q_std**2 * k_std**2  # Bessel's n − 1 where it does not belong
+    return variance / d_k if scaled else variance
+
+
+def _one_variance_per_component(d_k, q_std, k_std, scaled):
+    return torch.full((d_k,), q_std**2 * k_std**2)  # the variance of each product, not of their sum
+
+
+# --- masked_attention: some queries may see no key -----------------------------------------------------
+
+
+def _plain_masked_attention(q, k, v, mask):
+    return _attention(q, k, v, mask)  # a row of -inf: softmax gives 0/0 = nan
+
+
+def _fill_minus_1e9(q, k, v, mask):
+    return _attention(q, k, v, mask, fill=-1e9)
+
+
+def _fill_float_min(q, k, v, mask):
+    return _attention(q, k, v, mask, fill=torch.finfo(q.dtype).min)
+
+
+def _output_before_the_fix(q, k, v, mask):
+    out, weights = _attention(q, k, v, mask)
+    return out, torch.nan_to_num(weights)  # the weights are fixed, but out already holds 0 · nan
+
+
+def _all_instead_of_any(q, k, v, mask):
+    _, weights = _attention(q, k, v, mask, fill=-1e9)
+    keep = mask.all(dim=-1, keepdim=True)  # zeroes every row with any hidden key
+    weights = weights * keep
+    return weights @ v, weights
+
+
+def _empty_rows_unscaled(q, k, v, mask):
+    weights = torch.nan_to_num(_attention(q, k, v, mask, scale=1.0)[1])
+    return weights @ v, weights
+
+
+def _empty_rows_fill_zero(q, k, v, mask):
+    weights = _attention(q, k, v, mask, fill=0.0)[1] * mask.any(dim=-1, keepdim=True)
+    return weights @ v, weights
+
+
+def _empty_rows_k_dot_t(q, k, v, mask):
+    scores = (q @ k.T / math.sqrt(q.size(-1))).masked_fill(~mask, float("-inf"))
+    weights = torch.nan_to_num(torch.softmax(scores, dim=-1))
+    return weights @ v, weights
+
+
+def _the_packages_attention(q, k, v, mask):
+    from attnbook.attention import scaled_dot_product_attention
+
+    return scaled_dot_product_attention(q, k, v, mask)
+
+
+WRONG_ANSWERS["score_variance"] = [
+    ("var-std-ignored", _variance_of_one),
+    ("var-std-not-squared", _stds_not_squared),
+    ("var-added", _variances_added),
+    ("var-scale-root", _divided_by_root),
+    ("var-scale-twice", _divided_twice),
+    ("var-scaled-ignored", _scaling_forgotten),
+    ("var-scaled-inverted", _scaled_read_backwards),
+    ("var-std-returned", _a_standard_deviation),
+    ("var-measured", _measured_inside),
+    ("var-wrong", _sample_variance_n_minus_one),
+    ("var-not-a-number", _one_variance_per_component),
+]
+WRONG_ANSWERS["masked_attention"] = [
+    ("empty-row-nan", _plain_masked_attention),
+    ("empty-row-uniform", _fill_minus_1e9),
+    ("empty-row-uniform", _fill_float_min),
+    ("empty-row-out-nan", _output_before_the_fix),
+    ("empty-row-wrong-rows", _all_instead_of_any),
+    ("empty-row-package", _the_packages_attention),
+    ("sdpa-no-scale", _empty_rows_unscaled),
+    ("sdpa-mask-zero", _empty_rows_fill_zero),
+    ("sdpa-batch-transpose", _empty_rows_k_dot_t),
+]

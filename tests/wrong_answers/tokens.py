@@ -88,6 +88,70 @@ def _encode_attached(word, merges):
     return list(symbols)
 
 
+def _jamo(text, *, tail_base=0x11A7, always_tail=False, upper=0xD7A3, medial_mod=True, keep_others=True):
+    out = []
+    for c in text:
+        if not 0xAC00 <= ord(c) <= upper:
+            out.append(c if keep_others else "")
+            continue
+        index = ord(c) - 0xAC00
+        initial, rest = divmod(index, 21 * 28)
+        medial, final = divmod(rest, 28)
+        if not medial_mod:
+            medial = index // 28  # forgot to take the remainder after the initial first
+        out.append(chr(0x1100 + initial) + chr(0x1161 + medial))
+        if final or always_tail:
+            out.append(chr(tail_base + final))
+    return "".join(out)
+
+
+# The tables of compatibility jamo that many Korean tutorials print: letters for display, not NFD.
+_CHOSEONG = "ㄱㄲㄴㄷㄸㄹㅁㅂㅃㅅㅆㅇㅈㅉㅊㅋㅌㅍㅎ"
+_JUNGSEONG = "ㅏㅐㅑㅒㅓㅔㅕㅖㅗㅘㅙㅚㅛㅜㅝㅞㅟㅠㅡㅢㅣ"
+_JONGSEONG = ["", *"ㄱㄲㄳㄴㄵㄶㄷㄹㄺㄻㄼㄽㄾㄿㅀㅁㅂㅄㅅㅆㅇㅈㅊㅋㅌㅍㅎ"]
+
+
+def _jamo_compatibility(text):
+    out = []
+    for c in text:
+        if "가" <= c <= "힣":
+            index = ord(c) - ord("가")
+            out.append(_CHOSEONG[index // 588] + _JUNGSEONG[index % 588 // 28] + _JONGSEONG[index % 28])
+        else:
+            out.append(c)
+    return "".join(out)
+
+
+def _jamo_swapped_divisors(text):
+    out = []
+    for c in text:
+        if "가" <= c <= "힣":
+            initial, rest = divmod(ord(c) - 0xAC00, 21 * 28)
+            medial, final = divmod(rest, 21)  # 21 and 28 mixed up
+            out.append(chr(0x1100 + initial) + chr(0x1161 + medial) + (chr(0x11A7 + final) if final else ""))
+        else:
+            out.append(c)
+    return "".join(out)
+
+
+def _jamo_initial_by_28(text):
+    out = []
+    for c in text:
+        if "가" <= c <= "힣":
+            index = ord(c) - 0xAC00
+            initial, medial, final = index // 28 // 19, index // 28 % 21, index % 28  # 19 where 21 belongs
+            out.append(chr(0x1100 + initial) + chr(0x1161 + medial) + (chr(0x11A7 + final) if final else ""))
+        else:
+            out.append(c)
+    return "".join(out)
+
+
+def _jamo_by_normalize(text):
+    import unicodedata
+
+    return unicodedata.normalize("NFD", text)
+
+
 WRONG_ANSWERS = {
     "merge_step": [
         ("bpe-unweighted", lambda vocab: _step(vocab, weighted=False)),
@@ -112,5 +176,17 @@ WRONG_ANSWERS = {
         ("bpe-boundary", _encode_by_replacement),
         ("bpe-not-a-list", lambda word, merges: " ".join(_encode(word, merges))),
         ("raised", lambda word, merges: _encode(word, merges.items())),  # merges is a list, not a dict
+    ],
+    "to_jamo": [
+        ("jamo-tail-offset", lambda text: _jamo(text, tail_base=0x11A8)),  # the first final's code point as base
+        ("jamo-no-final", lambda text: _jamo(text, always_tail=True)),  # chr(0x11A7) for "no final consonant"
+        ("jamo-compatibility", _jamo_compatibility),
+        ("jamo-medial", lambda text: _jamo(text, medial_mod=False)),
+        ("jamo-medial", _jamo_swapped_divisors),
+        ("jamo-initial", _jamo_initial_by_28),
+        ("jamo-range", lambda text: _jamo(text, upper=0x10FFFF)),  # `ord(c) >= 0xAC00` only
+        ("jamo-other-chars", lambda text: _jamo(text, keep_others=False)),  # non-syllables dropped
+        ("jamo-used-normalize", _jamo_by_normalize),
+        ("jamo-not-a-string", lambda text: list(_jamo(text))),
     ],
 }

@@ -1,5 +1,8 @@
 """Chapter 4 (쿼리, 키, 밸류 / Query, key and value): scaled dot-product attention and attention masks.
 
+Also two exercises that go past what the chapter shows: predicting the variance of the scores
+(``score_variance``), and attention in which some query may see no key at all (``masked_attention``).
+
 Shapes: B batch · T queries · S keys · Dk query/key size · Dv value size. Masks are
 boolean, True = may attend (as in ``attnbook.attention`` and
 ``torch.nn.functional.scaled_dot_product_attention``). The checks use sizes that all
@@ -242,18 +245,24 @@ def _close(a: torch.Tensor, b: torch.Tensor) -> bool:
     return a.shape == b.shape and torch.allclose(a, b, atol=1e-5)
 
 
-def _pair(check: Checker, result: object, batch: tuple[int, ...]) -> tuple[torch.Tensor, torch.Tensor]:
-    """The reader's (out, weights), with the shapes checked."""
+def _out_and_weights(check: Checker, result: object, out_shape: tuple[int, ...],
+                     weights_shape: tuple[int, ...]) -> tuple[torch.Tensor, torch.Tensor]:
+    """The reader's (out, weights), with the weights' shape checked."""
     if not isinstance(result, (tuple, list)) or len(result) != 2 or not all(
             isinstance(part, torch.Tensor) for part in result):
         got = type(result).__name__ if not isinstance(result, torch.Tensor) else \
             text(f"모양이 {tuple(result.shape)}인 텐서 하나", f"one tensor of shape {tuple(result.shape)}")
         check.fail(NOT_OUT_AND_WEIGHTS, got=got)
     out, weights = result
-    if out.shape == (*batch, T, S) and weights.shape == (*batch, T, DV):
+    if out.shape == weights_shape and weights.shape == out_shape and out_shape != weights_shape:
         check.fail(SWAPPED_OUTPUTS)
-    check.tensor(weights, what="weights", shape=(*batch, T, S), dtype=torch.float32, finite=False)
+    check.tensor(weights, what="weights", shape=weights_shape, dtype=torch.float32, finite=False)
     return out, weights
+
+
+def _pair(check: Checker, result: object, batch: tuple[int, ...]) -> tuple[torch.Tensor, torch.Tensor]:
+    """The reader's (out, weights) for the (T, S, Dv) sizes of the checks, with the shapes checked."""
+    return _out_and_weights(check, result, (*batch, T, DV), (*batch, T, S))
 
 
 def _diagnose_weights(check: Checker, q: torch.Tensor, k: torch.Tensor, weights: torch.Tensor,
@@ -405,3 +414,378 @@ def check_self_attention_mask(check: Checker, fn) -> None:
             b = int((mask != expected).flatten(1).any(dim=1).nonzero()[0])  # the first sentence that differs
             check.fail(MASK_WRONG, causal=causal, sentence=b, ids=ids[b].tolist(), got=_show(mask[b]),
                        expected=_show(expected[b]))
+
+
+# === Exercises that ask for more than the chapter shows =================================================
+#
+# score_variance: a prediction, checked by running. The chapter measured Var(q·k) = d_k for components
+# of variance 1; the reader predicts it for any standard deviations, with and without the 1/√d_k.
+#
+# masked_attention: eq. (1) with a mask in which some query may see no key at all (left padding plus
+# the causal mask), where the chapter's softmax would give nan.
+
+
+def score_variance(d_k: int, q_std: float, k_std: float, scaled: bool) -> float:
+    """The variance of q·k (of q·k/√d_k when ``scaled``) for independent components of mean 0.
+
+    q has d_k components of standard deviation q_std, k has d_k of standard deviation k_std.
+    """
+    variance = d_k * q_std**2 * k_std**2  # d_k independent products q_i k_i, each of variance σ_q² σ_k²
+    return variance / d_k if scaled else variance  # dividing by √d_k divides the variance by (√d_k)² = d_k
+
+
+def masked_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+                     mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Eq. (1) with a bool mask (True = may attend); a query that may see no key gets zero weights and output.
+
+    q (..., T, Dk), k (..., S, Dk), v (..., S, Dv), mask broadcastable to (..., T, S).
+    """
+    scores = q @ k.transpose(-2, -1) / q.size(-1) ** 0.5  # (..., T, S)
+    weights = torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=-1)  # an empty row: 0/0 = nan
+    sees_something = mask.any(dim=-1, keepdim=True)  # (..., T, 1): False for a query with no key to see
+    weights = weights.masked_fill(~sees_something, 0.0)  # before weights @ v, where 0 · nan would still be nan
+    return weights @ v, weights  # (..., T, Dv), (..., T, S)
+
+
+# --- advice for score_variance ------------------------------------------------------------------------
+
+VAR_NOT_A_NUMBER = Advice(
+    "var-not-a-number",
+    "예측값 하나(숫자)를 돌려주세요. 받은 것: {got}.",
+    "Return your prediction as one number; got {got}.",
+)
+VAR_MEASURED = Advice(
+    "var-measured",
+    "d_k = {d_k}, σ_q = {q_std}, σ_k = {k_std}, scaled = {scaled}: 예측값({predicted:.4g})은 실행해서 잰 값 "
+    "{measured:.4g}에 가깝지만 기댓값과 정확히 같지는 않습니다. 함수 안에서 표본을 뽑아 재지 말고, 식으로 "
+    "유도해서 정확한 값을 돌려주세요.",
+    "d_k = {d_k}, σ_q = {q_std}, σ_k = {k_std}, scaled = {scaled}: your prediction {predicted:.4g} is close to "
+    "the measured {measured:.4g} but not the exact expectation. Do not draw samples inside your function: "
+    "derive a formula and return the exact value.",
+)
+VAR_STD_IGNORED = Advice(
+    "var-std-ignored",
+    "σ_q = {q_std}, σ_k = {k_std}인데 예측값({predicted:.4g})은 분산이 1일 때의 값입니다. 실행하면 {measured:.4g}"
+    "쯤 나옵니다. 본문은 성분의 분산이 1인 경우만 보았습니다. 독립이고 평균이 0이면 곱 q_i k_i의 분산은 "
+    "E[q_i²]·E[k_i²]입니다.",
+    "σ_q = {q_std} and σ_k = {k_std}, but your prediction {predicted:.4g} is the value for variance 1; running "
+    "gives about {measured:.4g}. The chapter only looked at components of variance 1. For independent "
+    "components of mean 0, the product q_i k_i has variance E[q_i²]·E[k_i²].",
+)
+VAR_STD_NOT_SQUARED = Advice(
+    "var-std-not-squared",
+    "예측 {predicted:.4g}, 실행 결과 약 {measured:.4g}. 표준편차를 제곱하지 않았습니다. 분산은 크기의 제곱으로 "
+    "늘어납니다: Var(aX) = a²·Var(X). σ_q = {q_std}인 성분의 분산은 {q_std}²입니다.",
+    "You predicted {predicted:.4g}; running gives about {measured:.4g}. The standard deviations are not squared: "
+    "variance grows with the square of the scale, Var(aX) = a²·Var(X), so a component with σ_q = {q_std} has "
+    "variance {q_std}².",
+)
+VAR_ADDED = Advice(
+    "var-added",
+    "예측 {predicted:.4g}, 실행 결과 약 {measured:.4g}. 두 분산을 더했습니다. 독립인 두 값의 합이라면 분산을 "
+    "더하지만, q_i k_i는 곱입니다. 평균이 0인 독립 변수를 곱하면 분산도 곱해집니다: Var(q_i k_i) = σ_q²·σ_k².",
+    "You predicted {predicted:.4g}; running gives about {measured:.4g}. You added the two variances. Variances "
+    "add for a sum of independent variables, but q_i k_i is a product: for independent variables of mean 0 "
+    "the variances multiply, Var(q_i k_i) = σ_q²·σ_k².",
+)
+VAR_SCALE_ROOT = Advice(
+    "var-scale-root",
+    "scaled = True일 때 예측 {predicted:.4g}, 실행 결과 약 {measured:.4g}. 점수를 √d_k로 나누면 분산은 "
+    "(√d_k)² = d_k로 나뉩니다. 분산을 √d_k로 나눈 것은 표준편차와 헷갈린 것입니다.",
+    "With scaled = True you predicted {predicted:.4g}; running gives about {measured:.4g}. Dividing the scores "
+    "by √d_k divides their variance by (√d_k)² = d_k; dividing the variance by √d_k mixes it up with the "
+    "standard deviation.",
+)
+VAR_SCALE_TWICE = Advice(
+    "var-scale-twice",
+    "scaled = True일 때 예측 {predicted:.4g}, 실행 결과 약 {measured:.4g}. d_k로 두 번 나누었습니다. "
+    "√d_k로 나누면 분산은 d_k로 한 번 나뉩니다.",
+    "With scaled = True you predicted {predicted:.4g}; running gives about {measured:.4g}. You divided by d_k "
+    "twice: dividing by √d_k divides the variance by d_k once.",
+)
+VAR_SCALED_IGNORED = Advice(
+    "var-scaled-ignored",
+    "scaled = True인데 예측값({predicted:.4g})은 나누기 전의 분산입니다. 실행 결과는 약 {measured:.4g}입니다. "
+    "scaled가 참이면 q·k/√d_k의 분산을 예측하세요.",
+    "scaled is True, but your prediction {predicted:.4g} is the variance before the division; running gives "
+    "about {measured:.4g}. When scaled is true, predict the variance of q·k/√d_k.",
+)
+VAR_SCALED_INVERTED = Advice(
+    "var-scaled-inverted",
+    "scaled의 뜻을 거꾸로 읽었습니다: scaled = {scaled}일 때 예측 {predicted:.4g}, 실행 결과 약 {measured:.4g}. "
+    "scaled = True가 q·k/√d_k, False가 q·k입니다.",
+    "scaled is read the wrong way round: with scaled = {scaled} you predicted {predicted:.4g} and running gives "
+    "about {measured:.4g}. scaled = True means q·k/√d_k, False means q·k.",
+)
+VAR_STD_RETURNED = Advice(
+    "var-std-returned",
+    "예측값({predicted:.4g})은 분산이 아니라 표준편차(분산의 제곱근)입니다. 실행 결과 분산은 약 {measured:.4g}"
+    "입니다.",
+    "Your prediction {predicted:.4g} is a standard deviation (the square root of the variance), not the "
+    "variance; running gives a variance of about {measured:.4g}.",
+)
+VAR_WRONG = Advice(
+    "var-wrong",
+    "d_k = {d_k}, σ_q = {q_std}, σ_k = {k_std}, scaled = {scaled}: 예측은 {predicted:.4g}인데 q와 k를 "
+    "{samples:,}쌍 뽑아 실행하면 분산이 약 {measured:.4g}입니다. q·k = Σ q_i k_i에서 한 항의 분산부터 구해 보세요.",
+    "d_k = {d_k}, σ_q = {q_std}, σ_k = {k_std}, scaled = {scaled}: you predicted {predicted:.4g}, but drawing "
+    "{samples:,} pairs q, k and running gives a variance of about {measured:.4g}. Start from the variance of "
+    "one term of q·k = Σ q_i k_i.",
+)
+
+# --- advice for masked_attention ---------------------------------------------------------------------
+
+EMPTY_ROW_NAN = Advice(
+    "empty-row-nan",
+    "볼 키가 하나도 없는 쿼리(마스크의 행이 모두 False)의 가중치가 nan입니다. 점수가 모두 -inf이면 소프트맥스는 "
+    "0/0 = nan이 됩니다. 이 위치의 출력은 쓰지 않더라도 다음 층에서는 이 위치가 밸류가 되고, 가중치 0을 곱해도 "
+    "0 × nan = nan이라 nan이 문장 전체로 번집니다. 그런 행을 찾아(mask.any(dim=-1)) 가중치를 0으로 만드세요.",
+    "A query that may see no key (its mask row is all False) gets nan weights: when every score is -inf, the "
+    "softmax is 0/0 = nan. Even if that position's output is never used, in the next layer it is a value, and "
+    "weight 0 does not help, since 0 × nan = nan: the nan spreads over the whole sentence. Find such rows "
+    "(mask.any(dim=-1)) and set their weights to 0.",
+)
+EMPTY_ROW_UNIFORM = Advice(
+    "empty-row-uniform",
+    "볼 키가 없는 쿼리의 가중치가 모든 키에 1/{keys}씩 고르게 퍼졌습니다. -1e9 같은 유한한 수로 채우면 행 전체가 "
+    "같은 점수가 되어, 소프트맥스가 가려야 할 키들에 가중치를 나눠 줍니다. 그런 행은 가중치와 출력이 0이어야 "
+    "합니다. -inf로 채우고 빈 행을 따로 0으로 만드세요.",
+    "A query that may see no key spreads its weight evenly, 1/{keys} on every key. Filling with a finite number "
+    "such as -1e9 gives the whole row the same score, so the softmax shares the weight out among keys that "
+    "must stay hidden. Such a row must have zero weights and a zero output: fill with -inf and set the empty "
+    "rows to 0 yourself.",
+)
+EMPTY_ROW_OUT_NAN = Advice(
+    "empty-row-out-nan",
+    "가중치는 맞는데 출력에 nan이 있습니다. weights @ v를 빈 행을 0으로 고치기 전에 계산했습니다. 고친 가중치로 "
+    "출력을 계산하세요.",
+    "The weights are right, but the output contains nan: weights @ v was computed before the empty rows were "
+    "set to 0. Compute the output from the corrected weights.",
+)
+EMPTY_ROW_NOT_ZERO = Advice(
+    "empty-row-not-zero",
+    "볼 키가 없는 쿼리의 가중치가 0이 아닙니다 (그 행의 합 {total:.3g}). 볼 수 있는 키가 없으면 가중치도, 출력도 "
+    "0이어야 합니다.",
+    "A query that may see no key has weights that are not zero (its row sums to {total:.3g}). With no key to "
+    "see, both its weights and its output must be zero.",
+)
+EMPTY_ROW_PACKAGE = Advice(
+    "empty-row-package",
+    "attnbook.attention의 어텐션을 불렀습니다. 이 책의 패키지는 빈 행을 이미 0으로 처리하므로(masked_softmax) 그대로 "
+    "부르면 연습이 되지 않습니다. 점수, 마스크, 소프트맥스, 빈 행 처리를 직접 쓰세요.",
+    "You called attnbook.attention's attention. The book's package already sets empty rows to zero (in "
+    "masked_softmax), so calling it skips the exercise: write the scores, the mask, the softmax and the "
+    "empty rows yourself.",
+)
+EMPTY_ROW_WRONG_ROWS = Advice(
+    "empty-row-wrong-rows",
+    "볼 키가 있는 쿼리까지 0으로 만들었습니다 ({where}). 빈 행인지는 쿼리마다, 즉 마스크의 마지막 축(키)을 따라 "
+    "판단합니다: mask.any(dim=-1).",
+    "Queries that do have keys to see were set to zero too ({where}). Whether a row is empty is decided per "
+    "query, along the mask's last axis (the keys): mask.any(dim=-1).",
+)
+
+
+# --- checking score_variance ---------------------------------------------------------------------------
+
+SAMPLES = 20_000
+VARIANCE_CASES = (  # (d_k, σ_q, σ_k, scaled): first the chapter's case, then others
+    (16, 1.0, 1.0, False),
+    (16, 1.0, 1.0, True),
+    (64, 3.0, 0.5, False),
+    (64, 3.0, 0.5, True),
+    (10, 2.0, 1.5, True),
+    (10, 2.0, 1.5, False),
+)
+
+
+def _measured_variance(d_k: int, q_std: float, k_std: float, scaled: bool) -> float:
+    """Run it: the variance of SAMPLES dot products of random q and k."""
+    generator = torch.Generator().manual_seed(d_k)
+    qs = torch.randn(SAMPLES, d_k, generator=generator, dtype=torch.float64) * q_std
+    ks = torch.randn(SAMPLES, d_k, generator=generator, dtype=torch.float64) * k_std
+    dots = (qs * ks).sum(dim=-1)  # SAMPLES values of q·k
+    return (dots / math.sqrt(d_k) if scaled else dots).var().item()
+
+
+def _as_number(check: Checker, value: object) -> float:
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        value = value.item()
+    if isinstance(value, bool) or (not isinstance(value, (int, float)) and type(value).__module__ != "numpy"):
+        got = text(f"모양이 {tuple(value.shape)}인 텐서", f"a tensor of shape {tuple(value.shape)}") \
+            if isinstance(value, torch.Tensor) else type(value).__name__
+        check.fail(VAR_NOT_A_NUMBER, got=got)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        check.fail(VAR_NOT_A_NUMBER, got=type(value).__name__)
+    raise AssertionError  # unreachable: check.fail raises
+
+
+def _near(a: float, b: float, tolerance: float = 1e-6) -> bool:
+    return abs(a - b) <= tolerance * max(1.0, abs(b))
+
+
+@exercise(score_variance)
+def check_score_variance(check: Checker, fn) -> None:
+    for d_k, q_std, k_std, scaled in VARIANCE_CASES:
+        predicted = _as_number(check, check.call(fn, d_k, q_std, k_std, scaled))
+        expected = score_variance(d_k, q_std, k_std, scaled)
+        if _near(predicted, expected):
+            continue
+        measured = _measured_variance(d_k, q_std, k_std, scaled)
+        values = {"d_k": d_k, "q_std": q_std, "k_std": k_std, "scaled": scaled, "predicted": predicted,
+                  "measured": measured, "samples": SAMPLES}
+        unscaled = score_variance(d_k, q_std, k_std, False)
+        product = q_std**2 * k_std**2  # the variance of one term q_i k_i
+        diagnoses = [
+            (math.sqrt(expected), VAR_STD_RETURNED),
+            (d_k / d_k if scaled else d_k, VAR_STD_IGNORED),
+            ((q_std * k_std) * (1 if scaled else d_k), VAR_STD_NOT_SQUARED),
+            ((q_std**2 + k_std**2) * (1 if scaled else d_k), VAR_ADDED),
+        ]
+        if scaled:
+            diagnoses += [(unscaled, VAR_SCALED_IGNORED), (unscaled / math.sqrt(d_k), VAR_SCALE_ROOT),
+                          (product / d_k, VAR_SCALE_TWICE), (math.sqrt(unscaled), VAR_STD_RETURNED)]
+        else:
+            diagnoses += [(product, VAR_SCALED_INVERTED)]
+        for wrong, advice in diagnoses:
+            if not _near(wrong, expected) and _near(predicted, wrong):
+                check.fail(advice, **values)
+        again = _as_number(check, check.call(fn, d_k, q_std, k_std, scaled))
+        if again != predicted or abs(predicted - expected) < 0.03 * abs(expected):  # random, or nearly right
+            check.fail(VAR_MEASURED, **values)
+        check.fail(VAR_WRONG, **values)
+
+
+# --- checking masked_attention -------------------------------------------------------------------------
+
+
+def _left_padded_causal_mask(lengths: tuple[int, ...], size: int) -> torch.Tensor:
+    """(B, T, T): padding at the front of each sentence (as in batched generation) and the causal mask."""
+    real = torch.arange(size) >= size - torch.tensor(lengths)[:, None]  # (B, T): True at real tokens
+    return real[:, None, :] & torch.ones(size, size, dtype=torch.bool).tril()
+
+
+def _empty_rows(mask: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
+    return ~mask.any(dim=-1, keepdim=True).expand(shape)  # (..., T, S): True on the rows with no key
+
+
+def _describe_rows(rows: torch.Tensor) -> str:
+    where = rows.nonzero()[0].tolist()  # (..., t): the first query wrongly set to zero
+    return text(f"처음 틀린 곳: 인덱스 {tuple(where)}의 쿼리", f"first at the query with index {tuple(where)}")
+
+
+def _call_own(check: Checker, fn, *inputs: torch.Tensor):
+    """Call the reader's function; calling the package's attention, which does the exercise, is refused."""
+    from attnbook import attention
+
+    original, used = attention.masked_softmax, []
+
+    def noting(*args, **kwargs):
+        used.append(True)
+        return original(*args, **kwargs)
+
+    attention.masked_softmax = noting
+    try:
+        result = _call_unchanged(check, fn, *inputs)
+    finally:
+        attention.masked_softmax = original
+    if used:
+        check.fail(EMPTY_ROW_PACKAGE)
+    return result
+
+
+def _masked_call(check: Checker, fn, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor,
+                 expected_out: torch.Tensor):
+    """The reader's answer on the first case; if it raises, find out whether k was used untransposed."""
+    try:
+        return _call_own(check, fn, q, k, v, mask)
+    except ExerciseFailed as failure:
+        if failure.advice_id != RAISED.id:
+            raise
+        try:  # hand it kᵀ: if the answer comes out right, the function multiplies by k as given
+            result = fn(q.clone(), k.T.contiguous(), v.clone(), mask.clone())
+        except Exception:  # the reader's code may raise anything
+            raise failure from None
+        if isinstance(result, (tuple, list)) and len(result) == 2 and isinstance(result[0], torch.Tensor) \
+                and _close(result[0], expected_out):
+            check.fail(K_NOT_TRANSPOSED)
+        raise
+
+
+def _diagnose_masked(check: Checker, q: torch.Tensor, k: torch.Tensor, mask: torch.Tensor, out: torch.Tensor,
+                     weights: torch.Tensor, expected_out: torch.Tensor, expected_weights: torch.Tensor) -> None:
+    """Why the answer differs on a case whose every query sees at least one key."""
+    if _close(weights, expected_weights):
+        check.tensor(out, what="out", shape=tuple(expected_out.shape), dtype=torch.float32)
+        if out.shape == (*weights.shape[:-1], k.size(-1)) and _close(out, weights @ k):
+            check.fail(USED_KEYS)
+        check.fail(WRONG_OUT, error=(out - expected_out).abs().max().item())
+    wrongly_zero = (weights.abs().sum(-1) == 0) & (expected_weights.sum(-1) > 0)  # (..., T)
+    if wrongly_zero.any():
+        check.fail(EMPTY_ROW_WRONG_ROWS, where=_describe_rows(wrongly_zero))
+    scale = math.sqrt(q.size(-1))
+    if not mask.all():
+        unmasked = _weights_with(q, k, scale)
+        if _close(weights, unmasked):
+            check.fail(MASK_IGNORED)
+        if _close(weights, unmasked * mask):
+            check.fail(MASK_AFTER_SOFTMAX)
+        if _close(weights, _weights_with(q, k, scale, mask, fill=0.0)):
+            check.fail(MASK_ZERO)
+        if torch.isfinite(weights).all() and _close(weights, _weights_with(q, k, scale, ~mask)):
+            check.fail(MASK_INVERTED)
+    _diagnose_weights(check, q, k, weights, expected_weights)
+
+
+def _diagnose_empty_rows(check: Checker, mask: torch.Tensor, out: torch.Tensor, weights: torch.Tensor,
+                         expected_out: torch.Tensor, expected_weights: torch.Tensor) -> None:
+    """Why the answer differs on a case where some query may see no key at all."""
+    empty = _empty_rows(mask, tuple(expected_weights.shape))  # (..., T, S): True on the empty rows
+    full = ~empty
+    if torch.isnan(weights[empty]).any():
+        check.fail(EMPTY_ROW_NAN)
+    if torch.allclose(weights[empty], torch.full_like(weights[empty], 1 / weights.size(-1)), atol=1e-5):
+        check.fail(EMPTY_ROW_UNIFORM, keys=weights.size(-1))
+    if not torch.allclose(weights[full], expected_weights[full], atol=1e-5):
+        wrongly_zero = (weights.abs().sum(-1) == 0) & (expected_weights.sum(-1) > 0)  # (..., T)
+        if wrongly_zero.any():
+            check.fail(EMPTY_ROW_WRONG_ROWS, where=_describe_rows(wrongly_zero))
+        check.fail(WRONG_WEIGHTS, error=(weights[full] - expected_weights[full]).abs().max().item())
+    if not torch.equal(weights[empty], torch.zeros_like(weights[empty])):
+        check.fail(EMPTY_ROW_NOT_ZERO, total=weights[empty].view(-1, weights.size(-1)).sum(-1)[0].item())
+    if torch.isnan(out).any():
+        check.fail(EMPTY_ROW_OUT_NAN)
+    check.tensor(out, what="out", shape=tuple(expected_out.shape), dtype=torch.float32)
+    check.fail(WRONG_OUT, error=(out - expected_out).abs().max().item())
+
+
+@exercise(masked_attention)
+def check_masked_attention(check: Checker, fn) -> None:
+    generator = torch.Generator().manual_seed(41)
+    q, k, v = _randn(generator, T, DK) * 2, _randn(generator, S, DK) * 2, _randn(generator, S, DV)
+    xs = _randn(generator, 3, S, DK) * 2  # three sentences of S = 5 token vectors
+    w_v = _randn(generator, DK, DV)
+    cases = [
+        (q, k, v, torch.ones(T, S, dtype=torch.bool)),  # 1. every key visible: plain eq. (1)
+        (q, k, v, torch.tensor([[1, 0, 1, 0, 1], [0, 1, 1, 0, 0], [1, 1, 0, 1, 0]], dtype=torch.bool)),
+        (q, k, v, torch.tensor([[1, 1, 0, 0, 1], [0, 0, 0, 0, 0], [0, 1, 1, 1, 0]], dtype=torch.bool)),  # row 1 empty
+        (xs, xs, xs @ w_v, _left_padded_causal_mask((5, 3, 1), S)),  # left padding + causal: (B, T, T)
+    ]
+    for number, (case_q, case_k, case_v, case_mask) in enumerate(cases):
+        expected_out, expected_weights = masked_attention(case_q, case_k, case_v, case_mask)
+        if case_q.dim() > 2:  # a batch: only the last two axes may move
+            error = _raised(fn, case_q, case_k, case_v, case_mask)
+            if error is not None:
+                check.fail(BATCH_TRANSPOSE, detail=error)
+        if number == 0:
+            result = _masked_call(check, fn, case_q, case_k, case_v, case_mask, expected_out)
+        else:
+            result = _call_own(check, fn, case_q, case_k, case_v, case_mask)
+        out, weights = _out_and_weights(check, result, tuple(expected_out.shape), tuple(expected_weights.shape))
+        if _close(weights, expected_weights) and _close(out, expected_out):
+            continue
+        if case_mask.any(dim=-1).all():
+            _diagnose_masked(check, case_q, case_k, case_mask, out, weights, expected_out, expected_weights)
+        _diagnose_empty_rows(check, case_mask, out, weights, expected_out, expected_weights)

@@ -1,10 +1,12 @@
-"""Chapter 1 (토큰과 임베딩 / Tokens and embeddings): one BPE merge step, and encoding with learned merges.
+"""Chapter 1 (토큰과 임베딩 / Tokens and embeddings): Hangul to jamo by arithmetic, and BPE.
 
-Both exercises use Algorithm 1's representation (Sennrich et al. 2016): a word is
-a tuple of symbols ending in the end-of-word symbol ``"</w>"``, and ``vocab``
-maps each word to its frequency. The references are self-contained so that the
-book can show them as solutions; ``tests/test_bpe.py`` checks that they agree
-with :mod:`attnbook.bpe`.
+``to_jamo`` inverts the chapter's formula for a syllable's code point
+(``tests/test_tokens_exercises.py`` checks it against NFD). The two BPE exercises
+use Algorithm 1's representation (Sennrich et al. 2016): a word is a tuple of
+symbols ending in the end-of-word symbol ``"</w>"``, and ``vocab`` maps each word
+to its frequency. The references are self-contained so that the book can show
+them as solutions; ``tests/test_bpe.py`` checks that they agree with
+:mod:`attnbook.bpe`.
 """
 
 from __future__ import annotations
@@ -355,3 +357,161 @@ def check_encode_word(check: Checker, fn) -> None:
         if got == replaced:
             check.fail(BOUNDARY, word=word, got=_show(got), pair=culprit)
         check.fail(MERGE_ORDER, word=word, expected=expected, got=got)
+
+
+# --- to_jamo --------------------------------------------------------------------------------
+
+
+def to_jamo(text: str) -> str:
+    """NFD for Hangul, by arithmetic: each syllable of ``text`` becomes its conjoining jamo; the rest stays."""
+    out = []
+    for c in text:
+        index = ord(c) - 0xAC00                     # the syllable's place after 가
+        if not 0 <= index < 19 * 21 * 28:           # not one of the 11,172 syllables
+            out.append(c)
+            continue
+        initial, rest = divmod(index, 21 * 28)      # 588 syllables per initial consonant
+        medial, final = divmod(rest, 28)            # 28 per vowel: 27 finals and "none"
+        out.append(chr(0x1100 + initial) + chr(0x1161 + medial))
+        if final:                                   # final 0 is "no final consonant"
+            out.append(chr(0x11A7 + final))
+    return "".join(out)
+
+
+JAMO_NORMALIZE = Advice(
+    "jamo-used-normalize",
+    "unicodedata.normalize를 불렀습니다. 이 연습은 본문의 공식을 거꾸로 풀어, 음절의 코드 포인트에서 초성·중성·"
+    "종성 번호를 직접 계산하는 것입니다. unicodedata.normalize('NFD', ...)는 답을 맞춰 볼 때만 쓰세요.",
+    "You called unicodedata.normalize. This exercise is about inverting the chapter's formula: compute the "
+    "initial, vowel and final indices from the syllable's code point yourself, and use "
+    "unicodedata.normalize('NFD', ...) only to check your answer.",
+)
+JAMO_NOT_A_STRING = Advice(
+    "jamo-not-a-string",
+    "to_jamo는 문자열을 돌려주어야 합니다. 받은 것: {got}. 자모들을 ''.join(...)으로 이어 붙이세요.",
+    "to_jamo should return a string, but it returned {got}. Join the jamo with ''.join(...).",
+)
+JAMO_RANGE = Advice(
+    "jamo-range",
+    "{char!r}({code})은(는) 한글 음절이 아닌데 {got}(으)로 바뀌었습니다. 음절은 U+AC00 '가'부터 U+D7A3 '힣'까지 "
+    "11,172개뿐입니다. 아래쪽 경계만 보지 말고 위쪽 경계도 확인하세요.",
+    "{code} is not a Hangul syllable, yet it changed into {got}. The 11,172 syllables run from U+AC00 to "
+    "U+D7A3: check the upper bound as well as the lower one.",
+)
+JAMO_OTHER_CHARS = Advice(
+    "jamo-other-chars",
+    "{char!r}({code})은(는) 한글 음절이 아니므로 그대로 두어야 하는데 {got}(으)로 바뀌었습니다. NFD처럼 공백, "
+    "문장 부호, 라틴 문자, 이미 자모인 글자는 그대로 옮기세요.",
+    "{code} is not a Hangul syllable and should stay as it is, but it became {got}. Like NFD, copy spaces, "
+    "punctuation, Latin letters and characters that already are jamo unchanged.",
+)
+JAMO_COMPATIBILITY = Advice(
+    "jamo-compatibility",
+    "{char!r}({code})이(가) {got}, 즉 호환용 자모(U+3131 'ㄱ' 부근, 키보드로 따로 치는 글자)가 되었습니다. "
+    "NFD는 조합용 자모로 적습니다: 초성은 U+1100부터, 중성은 U+1161부터, 종성은 U+11A8부터입니다. 글자 표를 "
+    "쓰지 말고 각 번호에 이 시작 값을 더하세요.",
+    "{code} became {got}: compatibility jamo, the stand-alone letters near U+3131 that a keyboard types. NFD "
+    "writes conjoining jamo: initials from U+1100, vowels from U+1161, finals from U+11A8. Instead of a "
+    "table of letters, add each index to these starting points.",
+)
+JAMO_NO_FINAL = Advice(
+    "jamo-no-final",
+    "{char!r}에는 받침이 없는데 세 번째 글자({extra})를 붙였습니다: {got}. 종성 번호 0은 '종성 없음'이라는 "
+    "뜻이므로, 이때는 초성과 중성 두 글자만 적습니다.",
+    "{code} has no final consonant, yet you added a third character, {extra}: {got}. A final index of 0 "
+    "means \"no final consonant\": write only the initial and the vowel then.",
+)
+JAMO_TAIL_OFFSET = Advice(
+    "jamo-tail-offset",
+    "{char!r}의 종성이 한 칸 어긋났습니다. 정답은 {expected}, 결과는 {got}입니다. 종성 번호 0이 '종성 없음'이므로 "
+    "첫 종성 ᆨ(U+11A8)의 번호는 1입니다. 그래서 종성 글자는 0x11A7 + 번호입니다.",
+    "The final consonant of {code} is off by one: it should be {expected}, got {got}. Final index 0 is "
+    "\"no final consonant\", so the first final, U+11A8, has index 1: the final jamo is 0x11A7 + index.",
+)
+JAMO_MEDIAL = Advice(
+    "jamo-medial",
+    "{char!r}의 초성은 맞지만 중성이나 종성이 틀렸습니다. 정답은 {expected}, 결과는 {got}입니다. 초성 하나에 "
+    "음절이 21 × 28 = 588개, 중성 하나에 28개(종성 27개와 '종성 없음')씩 있습니다. 음절 번호를 588로 나눈 "
+    "나머지를 다시 28로 나누면 몫이 중성 번호, 나머지가 종성 번호입니다.",
+    "The initial of {code} is right but the vowel or the final is wrong: it should be {expected}, got {got}. "
+    "Each initial has 21 × 28 = 588 syllables, and each vowel 28 (27 finals and \"none\"). Divide the "
+    "remainder after 588 by 28: the quotient is the vowel's index, the remainder the final's.",
+)
+JAMO_INITIAL = Advice(
+    "jamo-initial",
+    "{char!r}의 초성이 틀렸습니다. 정답은 {expected}, 결과는 {got}입니다. 음절 번호는 ord(c) - 0xAC00이고 "
+    "초성 하나에 음절이 21 × 28 = 588개씩 있으므로, 초성 번호는 음절 번호 // 588입니다.",
+    "The initial of {code} is wrong: it should be {expected}, got {got}. The syllable's index is "
+    "ord(c) - 0xAC00, and each initial has 21 × 28 = 588 syllables, so the initial's index is index // 588.",
+)
+JAMO_WRONG = Advice(
+    "jamo-wrong",
+    "{text!r}의 결과가 NFD와 다릅니다. 정답은 {expected}, 결과는 {got}입니다.",
+    "The result for {text_code} differs from NFD: it should be {expected}, got {got}.",
+)
+
+# Syllables with and without a final consonant, the first (가) and the last (힣), the first final (각),
+# and characters NFD leaves alone: spaces, ASCII, compatibility jamo (ㅋ), conjoining jamo, fullwidth
+# punctuation and an emoji above 힣.
+_JAMO_TEXTS = ["한", "가", "각", "힣", "천천히 읽으세요.", "BPE는 2016년에!", "ㅋㅋ 좋아요！", "\u1100\u1161\u11a8",
+               "골라 😀"]
+
+
+def _code_points(text_: str) -> str:
+    return " ".join(f"U+{ord(c):04X}" for c in text_) or "''"
+
+
+def _is_syllable(c: str) -> bool:
+    return 0xAC00 <= ord(c) <= 0xD7A3
+
+
+class _NormalizeCalled:
+    """Stands in for unicodedata.normalize while the reader's to_jamo runs."""
+
+    def __init__(self, check: Checker) -> None:
+        self.check = check
+
+    def __call__(self, *args: Any, **kwargs: Any) -> str:
+        self.check.fail(JAMO_NORMALIZE)
+        return ""  # never reached
+
+
+def _check_char(check: Checker, fn: Any, c: str, expected: str) -> None:
+    got = check.call(fn, c)
+    if not isinstance(got, str):
+        check.fail(JAMO_NOT_A_STRING, got=_describe(got))
+    if got == expected:
+        return
+    values = {"char": c, "code": f"U+{ord(c):04X}", "got": _code_points(got), "expected": _code_points(expected)}
+    if not _is_syllable(c):
+        check.fail(JAMO_RANGE if ord(c) > 0xD7A3 else JAMO_OTHER_CHARS, **values)
+    if any(0x3131 <= ord(g) <= 0x318E for g in got):
+        check.fail(JAMO_COMPATIBILITY, **values)
+    if len(expected) == 2 and len(got) == 3 and got[:2] == expected:
+        check.fail(JAMO_NO_FINAL, extra=f"U+{ord(got[2]):04X}", **values)
+    if len(expected) == len(got) == 3 and got[:2] == expected[:2] and abs(ord(got[2]) - ord(expected[2])) == 1:
+        check.fail(JAMO_TAIL_OFFSET, **values)
+    if got[:1] == expected[:1]:
+        check.fail(JAMO_MEDIAL, **values)
+    check.fail(JAMO_INITIAL, **values)
+
+
+@exercise(to_jamo)
+def check_to_jamo(check: Checker, fn) -> None:
+    import unicodedata
+
+    normalize = unicodedata.normalize
+    expected = {t: normalize("NFD", t) for t in _JAMO_TEXTS}
+    unicodedata.normalize = _NormalizeCalled(check)  # the exercise is the arithmetic, not the library call
+    try:
+        for c in dict.fromkeys("".join(_JAMO_TEXTS)):  # one character at a time first: precise advice
+            _check_char(check, fn, c, normalize("NFD", c))
+        for t in _JAMO_TEXTS:
+            got = check.call(fn, t)
+            if got != expected[t]:
+                if not isinstance(got, str):
+                    check.fail(JAMO_NOT_A_STRING, got=_describe(got))
+                check.fail(JAMO_WRONG, text=t, text_code=_code_points(t), expected=_code_points(expected[t]),
+                           got=_code_points(got))
+    finally:
+        unicodedata.normalize = normalize
