@@ -13,9 +13,10 @@ from attnbook.language import set_language
 def setup(language: str = "ko", seed: int = 0, threads: int | None = 1) -> None:
     """Prepare a notebook: the reader's language, seeds, CPU threads and the Korean font.
 
-    The chapters' models are tiny, and tiny models run several times faster on one
-    CPU thread than on two busy ones (Colab's free runtime has two), so ``threads``
-    defaults to 1; pass ``None`` to keep PyTorch's choice.
+    The chapters' models are tiny: one CPU thread runs every chapter within its
+    budget (``benchmarks/notebooks.md``), and a fixed thread count keeps the results
+    from depending on how many cores the machine has. So ``threads`` defaults to 1;
+    pass ``None`` to keep PyTorch's choice.
     """
     from attnbook.viz import use_korean_font  # matplotlib is imported only when needed
 
