@@ -206,14 +206,15 @@ NUMBER = re.compile(r"-?\d+(?:[.,]\d+)*")
 
 
 def printed_numbers(cell: nbformat.NotebookNode) -> list[str]:
-    """The numbers a code cell printed or displayed as text, progress bars left out."""
+    """The numbers a code cell printed or displayed as text; pictures and widgets (progress bars) left out."""
     texts = []
     for output in cell.get("outputs", []):
         if output.output_type == "stream":
             texts.append(output.text)
         elif output.output_type in ("execute_result", "display_data"):
             data = output.get("data", {})
-            if "application/vnd.jupyter.widget-view+json" not in data:  # widgets, progress bars included
+            # a widget's or a picture's text is its repr (a figure's size depends on its labels' language)
+            if not {"application/vnd.jupyter.widget-view+json", "image/png"} & set(data):
                 texts.append(data.get("text/plain", ""))
         elif output.output_type == "error":
             texts.append(output.ename)

@@ -1,4 +1,4 @@
-"""Chapter 3: the additive score (eq. 6) and the context vector (eq. 5)."""
+"""Chapter 3: the additive score (eq. 6) and masked additive attention over a padded batch (eqs. 5, 6)."""
 
 import torch
 
@@ -41,15 +41,6 @@ WRONG_ANSWERS = {
         ("raised", lambda s, h, W, U, v: torch.tanh(s @ W + h @ U) @ v),  # transposes forgotten: shape error
         ("raised", lambda s, h, W, U, v: torch.tanh(s @ W.T + h @ U.T) @ v),  # (B, A) + (B, S, A): no [:, None]
         ("no-v-a", lambda s, h, W, U, v: torch.tanh((s @ W.T)[:, None] + h @ U.T)),  # v_a forgotten
-    ],
-    "context_vector": [
-        ("sum-over-features", lambda a, h: (a[:, :, None] * h).sum(dim=2)),
-        ("not-summed", lambda a, h: a[:, :, None] * h),
-        ("batch-mixed", lambda a, h: a @ h),  # (B, S) @ (B, S, Dk) → (B, B, Dk)
-        ("ignores-weights", lambda a, h: h.mean(dim=1)),
-        ("ignores-weights", lambda a, h: h.sum(dim=1)),
-        ("wrong-context", lambda a, h: (a[:, :, None] * h).mean(dim=1)),
-        ("wrong-shape", lambda a, h: (a[:, :, None] * h).sum(dim=0)),  # summed over the batch: (S, Dk)
     ],
     "masked_additive_attention": [
         ("padmask-ignored", lambda *args: _attend(*args, where=None)),
