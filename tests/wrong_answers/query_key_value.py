@@ -1,95 +1,19 @@
-"""Chapter 4: scaled dot-product attention (eq. 1) and the self-attention mask."""
+"""Chapter 4: the variance of the scores, the self-attention mask, and attention with empty rows."""
 
 import math
 
 import torch
 
+from attnbook.exercises.query_key_value import masked_attention
 
-def _attention(q, k, v, mask=None, *, scale=None, axis=-1, fill=float("-inf")):
-    """Eq. (1) with one knob turned: the scale, the softmax axis or the fill value of masked scores."""
+
+def _attention(q, k, v, mask=None, *, scale=None, axis=-1, fill=float("-inf"), invert=False):
+    """Eq. (1) with one knob turned: the scale, the softmax axis, the fill value or the sense of the mask."""
     scores = q @ k.transpose(-2, -1) / (math.sqrt(q.size(-1)) if scale is None else scale)
     if mask is not None:
-        scores = scores.masked_fill(~mask, fill)
+        scores = scores.masked_fill(mask if invert else ~mask, fill)
     weights = torch.softmax(scores, dim=axis)
     return weights @ v, weights
-
-
-def _k_not_transposed(q, k, v, mask=None):
-    weights = torch.softmax(q @ k / math.sqrt(q.size(-1)), dim=-1)
-    return weights @ v, weights
-
-
-def _k_dot_t(q, k, v, mask=None):
-    weights = torch.softmax(q @ k.T / math.sqrt(q.size(-1)), dim=-1)  # .T reverses every axis of a batch
-    return weights @ v, weights
-
-
-def _torch_mm(q, k, v, mask=None):
-    weights = torch.softmax(torch.mm(q, k.t()) / math.sqrt(q.size(-1)), dim=-1)
-    return torch.mm(weights, v), weights
-
-
-def _softmax_dim_1(q, k, v, mask=None):
-    scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))
-    if mask is not None:
-        scores = scores.masked_fill(~mask, float("-inf"))
-    weights = torch.softmax(scores, dim=1)  # right for one sequence (T, S), wrong for a batch (B, T, S)
-    return weights @ v, weights
-
-
-def _scale_by_number_of_keys(q, k, v, mask=None):
-    return _attention(q, k, v, mask, scale=math.sqrt(k.size(-2)))
-
-
-def _in_place_scaling(q, k, v, mask=None):
-    q /= math.sqrt(q.size(-1))
-    return _attention(q, k, v, mask, scale=1.0)
-
-
-def _mask_ignored(q, k, v, mask=None):
-    return _attention(q, k, v)
-
-
-def _mask_inverted(q, k, v, mask=None):
-    return _attention(q, k, v, None if mask is None else ~mask)
-
-
-def _mask_after_softmax(q, k, v, mask=None):
-    _, weights = _attention(q, k, v)
-    if mask is not None:
-        weights = weights * mask
-    return weights @ v, weights
-
-
-def _mask_with_zero(q, k, v, mask=None):
-    return _attention(q, k, v, mask, fill=0.0)
-
-
-def _mask_multiplies_scores(q, k, v, mask=None):
-    scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))
-    if mask is not None:
-        scores = scores * mask
-    weights = torch.softmax(scores, dim=-1)
-    return weights @ v, weights
-
-
-def _values_are_keys(q, k, v, mask=None):
-    _, weights = _attention(q, k, v, mask)
-    return weights @ k, weights
-
-
-def _only_out(q, k, v, mask=None):
-    return torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask)
-
-
-def _weights_first(q, k, v, mask=None):
-    out, weights = _attention(q, k, v, mask)
-    return weights, out
-
-
-def _scores_times_v(q, k, v, mask=None):
-    scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))
-    return scores @ v, torch.softmax(scores, dim=-1)
 
 
 # --- self_attention_mask -------------------------------------------------------------------------------
@@ -163,26 +87,6 @@ def _as_integers(ids, pad_id, causal):
 
 
 WRONG_ANSWERS = {
-    "scaled_dot_product_attention": [
-        ("sdpa-no-scale", lambda q, k, v, mask=None: _attention(q, k, v, mask, scale=1.0)),
-        ("sdpa-no-sqrt", lambda q, k, v, mask=None: _attention(q, k, v, mask, scale=q.size(-1))),
-        ("sdpa-scale-size", _scale_by_number_of_keys),
-        ("sdpa-softmax-axis", lambda q, k, v, mask=None: _attention(q, k, v, mask, axis=-2)),
-        ("sdpa-softmax-axis", _softmax_dim_1),
-        ("sdpa-k-not-transposed", _k_not_transposed),
-        ("sdpa-batch-transpose", _k_dot_t),
-        ("sdpa-batch-transpose", _torch_mm),
-        ("sdpa-changed-input", _in_place_scaling),
-        ("sdpa-mask-ignored", _mask_ignored),
-        ("sdpa-mask-inverted", _mask_inverted),
-        ("sdpa-mask-after-softmax", _mask_after_softmax),
-        ("sdpa-mask-zero", _mask_with_zero),
-        ("sdpa-mask-zero", _mask_multiplies_scores),
-        ("sdpa-used-keys", _values_are_keys),
-        ("sdpa-not-out-and-weights", _only_out),
-        ("sdpa-swapped", _weights_first),
-        ("sdpa-wrong-out", _scores_times_v),
-    ],
     "self_attention_mask": [
         ("mask-pad-on-queries", _pad_on_queries),
         ("mask-pad-rows", _pad_on_both_axes),
@@ -327,4 +231,91 @@ WRONG_ANSWERS["masked_attention"] = [
     ("sdpa-no-scale", _empty_rows_unscaled),
     ("sdpa-mask-zero", _empty_rows_fill_zero),
     ("sdpa-batch-transpose", _empty_rows_k_dot_t),
+]
+
+
+# eq. (1)'s own mistakes, in answers that do handle the empty rows (their weights and output are zeroed)
+
+
+def _empty_rows_zeroed(weights, v, mask):
+    weights = torch.nan_to_num(weights) * mask.any(dim=-1, keepdim=True)
+    return weights @ v, weights
+
+
+def _divided_by_d_k(q, k, v, mask):
+    return _empty_rows_zeroed(_attention(q, k, v, mask, scale=q.size(-1))[1], v, mask)
+
+
+def _divided_by_number_of_keys(q, k, v, mask):
+    return _empty_rows_zeroed(_attention(q, k, v, mask, scale=math.sqrt(k.size(-2)))[1], v, mask)
+
+
+def _softmax_over_queries(q, k, v, mask):
+    return _empty_rows_zeroed(_attention(q, k, v, mask, axis=-2)[1], v, mask)
+
+
+def _k_as_given(q, k, v, mask):
+    scores = (q @ k / math.sqrt(q.size(-1))).masked_fill(~mask, float("-inf"))  # q @ k, not q @ kᵀ
+    return _empty_rows_zeroed(torch.softmax(scores, dim=-1), v, mask)
+
+
+def _torch_mm_with_empty_rows(q, k, v, mask):
+    scores = torch.mm(q, k.t()) / math.sqrt(q.size(-1))  # matrices only: a batch raises
+    weights = torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=-1)
+    return _empty_rows_zeroed(weights, v, mask)
+
+
+def _scaled_in_place(q, k, v, mask):
+    q /= math.sqrt(q.size(-1))  # changes the caller's q
+    return _empty_rows_zeroed(_attention(q, k, v, mask, scale=1.0)[1], v, mask)
+
+
+def _mask_not_used(q, k, v, mask):
+    weights = _attention(q, k, v)[1] * mask.any(dim=-1, keepdim=True)
+    return weights @ v, weights
+
+
+def _true_read_as_hidden(q, k, v, mask):
+    return _empty_rows_zeroed(_attention(q, k, v, mask, fill=float("-inf"), invert=True)[1], v, mask)
+
+
+def _zeroed_after_the_softmax(q, k, v, mask):
+    weights = _attention(q, k, v)[1] * mask  # an empty row becomes 0 too, but the others no longer sum to one
+    return weights @ v, weights
+
+
+def _keys_averaged(q, k, v, mask):
+    _, weights = masked_attention(q, k, v, mask)
+    return weights @ k, weights
+
+
+def _output_only(q, k, v, mask):
+    return torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+
+
+def _weights_returned_first(q, k, v, mask):
+    out, weights = masked_attention(q, k, v, mask)
+    return weights, out
+
+
+def _scores_average_the_values(q, k, v, mask):
+    scores = (q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))).masked_fill(~mask, 0.0)
+    _, weights = masked_attention(q, k, v, mask)
+    return scores @ v, weights
+
+
+WRONG_ANSWERS["masked_attention"] += [
+    ("sdpa-no-sqrt", _divided_by_d_k),
+    ("sdpa-scale-size", _divided_by_number_of_keys),
+    ("sdpa-softmax-axis", _softmax_over_queries),
+    ("sdpa-k-not-transposed", _k_as_given),
+    ("sdpa-batch-transpose", _torch_mm_with_empty_rows),
+    ("sdpa-changed-input", _scaled_in_place),
+    ("sdpa-mask-ignored", _mask_not_used),
+    ("sdpa-mask-inverted", _true_read_as_hidden),
+    ("sdpa-mask-after-softmax", _zeroed_after_the_softmax),
+    ("sdpa-used-keys", _keys_averaged),
+    ("sdpa-not-out-and-weights", _output_only),
+    ("sdpa-swapped", _weights_returned_first),
+    ("sdpa-wrong-out", _scores_average_the_values),
 ]
