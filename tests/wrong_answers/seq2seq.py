@@ -1,4 +1,4 @@
-"""Chapter 2: teacher-forcing inputs/targets and greedy decoding."""
+"""Chapter 2: a padding-aware loss, greedy decoding and beam search."""
 
 import math
 
@@ -149,15 +149,6 @@ def _beam(next_log_probs, beam_size, max_len, eos_id, *, width=None, own_best=Fa
 
 
 WRONG_ANSWERS = {
-    "decoder_inputs_and_targets": [
-        ("swapped", lambda y, bos, eos: ([*y, eos], [bos, *y])),
-        ("not-shifted", lambda y, bos, eos: ([bos, *y, eos], [bos, *y, eos])),
-        ("missing-bos", lambda y, bos, eos: (list(y), [*y, eos])),
-        ("missing-eos", lambda y, bos, eos: ([bos, *y], list(y))),
-        ("wrong-tokens", lambda y, bos, eos: ([bos, *y[:-1]], [*y, eos])),  # dropped the last input
-        ("missing-bos", lambda y, bos, eos: ([eos, *y], [*y, eos])),  # </s> where <s> belongs
-        ("not-a-pair", lambda y, bos, eos: [bos, *y, eos]),
-    ],
     "greedy": [
         ("never-stops", _greedy_never_stops),
         ("keeps-eos", _greedy_keeps_eos),

@@ -1,4 +1,4 @@
-"""Chapter 2 (시퀀스-투-시퀀스 / Sequence to sequence): teacher forcing, a padded loss, greedy and beam search."""
+"""Chapter 2 (시퀀스-투-시퀀스 / Sequence to sequence): a padding-aware loss, greedy decoding and beam search."""
 
 from __future__ import annotations
 
@@ -14,11 +14,6 @@ from attnbook.language import text
 BOS, EOS = 1, 2
 
 
-def decoder_inputs_and_targets(target: list[int], bos_id: int, eos_id: int) -> tuple[list[int], list[int]]:
-    """Teacher forcing: the decoder reads <s> y_1 … y_n and must predict y_1 … y_n </s>."""
-    return [bos_id, *target], [*target, eos_id]
-
-
 def greedy(model, src: torch.Tensor, src_mask: torch.Tensor, max_len: int) -> list[int]:
     """Greedy decoding of one sentence (a batch of 1): the token ids, without <s> and </s>."""
     state = model.start(src, src_mask)
@@ -32,64 +27,6 @@ def greedy(model, src: torch.Tensor, src_mask: torch.Tensor, max_len: int) -> li
         tokens.append(best.item())
         previous = best
     return tokens
-
-
-SWAPPED = Advice(
-    "swapped",
-    "입력과 목표가 바뀌었습니다. 디코더가 읽는 입력은 <s>로 시작하고, 맞혀야 할 목표는 </s>로 끝납니다.",
-    "Inputs and targets are swapped: the decoder reads a sequence starting with <s> and must predict one "
-    "ending with </s>.",
-)
-NOT_SHIFTED = Advice(
-    "not-shifted",
-    "입력과 목표가 한 칸 어긋나 있지 않습니다. 시점 t의 입력은 t-1번째 정답 토큰이어야 합니다: "
-    "입력 = <s> + y, 목표 = y + </s>.",
-    "Inputs and targets are not shifted by one: the input at step t must be the true token of step t-1 — "
-    "inputs = <s> + y, targets = y + </s>.",
-)
-MISSING_BOS = Advice(
-    "missing-bos",
-    "디코더 입력이 <s>로 시작하지 않습니다. 첫 단어를 예측할 때 디코더가 읽을 것이 <s>입니다.",
-    "The decoder inputs do not start with <s>, which is what the decoder reads when predicting the first word.",
-)
-MISSING_EOS = Advice(
-    "missing-eos",
-    "목표가 </s>로 끝나지 않습니다. 모델이 문장을 끝낼 때를 배우려면 </s>도 맞혀야 합니다.",
-    "The targets do not end with </s>: the model must also learn when to stop.",
-)
-WRONG_TOKENS = Advice(
-    "wrong-tokens",
-    "{what_ko}이 틀렸습니다: y = {target}에 대해 {got}을(를) 돌려주었는데 {expected}여야 합니다.",
-    "The {what_en} are wrong: for y = {target} you returned {got}, expected {expected}.",
-)
-NOT_A_PAIR = Advice(
-    "not-a-pair",
-    "(입력, 목표) 두 리스트의 튜플을 돌려주어야 합니다. 받은 것: {got}",
-    "Return a tuple of two lists, (inputs, targets); got {got}.",
-)
-
-
-@exercise(decoder_inputs_and_targets)
-def check_decoder_inputs_and_targets(check: Checker, fn) -> None:
-    for target in ([7, 8, 9], [5], [4, 4, 6, 10]):
-        result = check.call(fn, list(target), BOS, EOS)
-        if not isinstance(result, tuple) or len(result) != 2:
-            check.fail(NOT_A_PAIR, got=type(result).__name__)
-        inputs, targets = (list(part.tolist() if isinstance(part, torch.Tensor) else part) for part in result)
-        expected_inputs, expected_targets = decoder_inputs_and_targets(target, BOS, EOS)
-        if (inputs, targets) == (expected_targets, expected_inputs):
-            check.fail(SWAPPED)
-        if inputs == targets:
-            check.fail(NOT_SHIFTED)
-        if not inputs or inputs[0] != BOS:
-            check.fail(MISSING_BOS)
-        if not targets or targets[-1] != EOS:
-            check.fail(MISSING_EOS)
-        for what_ko, what_en, got, expected in (("입력", "inputs", inputs, expected_inputs),
-                                                 ("목표", "targets", targets, expected_targets)):
-            if got != expected:
-                check.fail(WRONG_TOKENS, what_ko=what_ko, what_en=what_en, target=target, got=got,
-                           expected=expected)
 
 
 @dataclass(frozen=True)
