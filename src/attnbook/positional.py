@@ -46,8 +46,10 @@ def sinusoidal_encoding(length: int, d_model: int, *, dtype: torch.dtype = torch
 class PositionalEncoding(nn.Module):
     """Adds PE to (already scaled) embeddings, then dropout: dropout(x + PE[:T]), §3.5 and §5.4.
 
-    The Transformer multiplies its embeddings by √d_model (§3.4) before calling this,
-    which brings them to the scale of PE (entries in [-1, 1]). The table is a buffer
+    The Transformer multiplies its embeddings by √d_model (§3.4) before calling this. The
+    paper states no reason; with embeddings initialised N(0, 1/d_model), as chapter 6's
+    model does, the product has entries of variance 1, the scale of PE (entries in [-1, 1],
+    root mean square 1/√2); with N(0, 1) it would be √d_model times larger. The table is a buffer
     that is not saved with the weights (it is a function of the sizes) and follows the
     module to any device and dtype.
     """
