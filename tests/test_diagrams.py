@@ -30,6 +30,7 @@ DRAWINGS = {
     "encoder_decoder": lambda: diagrams.encoder_decoder(),
     "bahdanau_step": lambda: diagrams.bahdanau_step(),
     "bahdanau_weights": lambda: diagrams.bahdanau_step(weights=[0.15, 0.25, 0.6], step="i"),
+    "bahdanau_first_step": lambda: diagrams.bahdanau_step(weights=[0.956, 0.011, 0.033], step="1"),
     "bahdanau_six_tokens": lambda: diagrams.bahdanau_step(["the", "student", "read", "a", "book", "yesterday"]),
     "multi_head": lambda: diagrams.multi_head(),
     "multi_head_8": lambda: diagrams.multi_head(heads=8),

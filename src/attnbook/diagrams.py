@@ -378,14 +378,15 @@ def bahdanau_step(source: Sequence[str] = TAKE_YOUR_TIME.en, *, weights: Sequenc
     The annotations h_j = [→h_j; ←h_j] over x_1 … x_T, weighted by α_{t,j} and summed (⊕) into the
     context vector c_t, eq. (5); the weights come from the *previous* state s_{t−1}, the query, eq. (6).
     ``weights`` (one per token, summing to 1) draws each arrow as thick as its weight and prints it.
-    ``step`` is the symbol of the decoder step: "t" as in the paper's figure, "i" as in its equations.
+    ``step`` is the symbol of the decoder step: "t" as in the paper's figure, "i" as in its equations, or a
+    number for one concrete step ("1": the first, whose previous state is s_0).
     """
     source, alphas = _tokens(source, "source"), _weights(weights, len(source))
     if not isinstance(step, str) or not step:
         raise ValueError(text(f"step은 기호 문자열이어야 합니다: {step!r}", f"step must be a symbol, got {step!r}"))
     canvas = begin(ax)
     ax = canvas.ax
-    t, previous = step, f"{step}-1"
+    t, previous = step, (str(int(step) - 1) if step.isdecimal() and int(step) > 0 else f"{step}-1")  # "1" → s_0
     forward, backward = _bidirectional(ax, source, y=1.3, pitch=1.7, w=1.15, h=0.5, symbols=True)
     left = forward[0].left()[0] - 0.25
     label(ax, left, 1.85, text("주석 벡터", "annotations"), ha="right")

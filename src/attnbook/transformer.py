@@ -281,30 +281,27 @@ class Transformer(nn.Module):
 
     def embed(self, ids: Tensor, embedding: nn.Embedding) -> Tensor:
         """§3.4–3.5: token ids (B, L) → Embedding(ids) · √d_model + PE, with dropout: (B, L, D)."""
+        self._check_ids("src" if embedding is self.src_embedding else "tgt_in", ids, embedding.num_embeddings)
         return self.positional(embedding(ids) * math.sqrt(self.config.d_model))  # (B, L, D)
 
     def encode(self, src: Tensor, src_mask: Tensor, *,
                need_weights: bool = True) -> tuple[Tensor, tuple[Tensor, ...]]:
-        """The source (B, S) → the encoder's output (B, S, D) and its self-attention weights per layer."""
-        self._check_ids("src", src, self.config.src_vocab_size)
-        check_source(src, src_mask)
-        return self.encoder(self.embed(src, self.src_embedding), src_mask[:, None, None, :],
-                            need_weights=need_weights)  # padding is never attended to: mask (B, 1, 1, S)
+        """The source (B, S) and its padding mask (B, S) → the encoder's output (B, S, D), weights per layer."""
+        x = self.embed(src, self.src_embedding)  # (B, S, D)
+        padding = src_mask[:, None, None, :]  # (B, 1, 1, S): no query of any head sees the padding
+        return self.encoder(x, padding, need_weights=need_weights)
 
     def decode(self, tgt_in: Tensor, memory: Tensor, src_mask: Tensor, *,
                need_weights: bool = True) -> tuple[Tensor, tuple[Tensor, ...], tuple[Tensor, ...]]:
-        """The target so far (B, T) and the encoder's output → the decoder's output (B, T, D) and its weights.
+        """The target so far (B, T) and the encoder's output (B, S, D) → the decoder's output (B, T, D), weights.
 
         The causal mask alone hides the future; target padding needs no mask of its own
         because it comes after the real tokens, which therefore never see it.
         """
-        self._check_ids("tgt_in", tgt_in, self.config.tgt_vocab_size)
-        if tgt_in.size(0) != memory.size(0):
-            raise ValueError(text(f"tgt_in의 배치 크기 {tgt_in.size(0)}가 src의 {memory.size(0)}와 다릅니다",
-                                  f"tgt_in has batch size {tgt_in.size(0)}, src has {memory.size(0)}"))
         y = self.embed(tgt_in, self.tgt_embedding)  # (B, T, D)
-        return self.decoder(y, memory, causal_mask(tgt_in.size(1), device=tgt_in.device),
-                            src_mask[:, None, None, :], need_weights=need_weights)
+        causal = causal_mask(tgt_in.size(1), device=tgt_in.device)  # (T, T): position t sees s ≤ t
+        padding = src_mask[:, None, None, :]  # (B, 1, 1, S)
+        return self.decoder(y, memory, causal, padding, need_weights=need_weights)
 
     def forward(self, src: Tensor, src_mask: Tensor, tgt_in: Tensor, *,
                 need_weights: bool = True) -> tuple[Tensor, TransformerAttention | None]:
@@ -313,6 +310,7 @@ class Transformer(nn.Module):
         With ``need_weights=False`` the attention runs through PyTorch's fused kernel and
         the second output is None.
         """
+        self._check_batch(src, src_mask, tgt_in)
         memory, encoder_self = self.encode(src, src_mask, need_weights=need_weights)  # (B, S, D)
         hidden, decoder_self, cross = self.decode(tgt_in, memory, src_mask, need_weights=need_weights)  # (B, T, D)
         attention = TransformerAttention(encoder_self, decoder_self, cross) if need_weights else None
@@ -321,6 +319,7 @@ class Transformer(nn.Module):
     # The decoding interface shared by every model in the book (see attnbook.decoding).
     def start(self, src: Tensor, src_mask: Tensor) -> TransformerState:
         """Read the source once; the decoder starts with no tokens (``step`` receives <s> first)."""
+        self._check_batch(src, src_mask)
         memory, _ = self.encode(src, src_mask, need_weights=False)
         return TransformerState(memory, src_mask, src.new_empty((src.size(0), 0)))
 
@@ -341,6 +340,14 @@ class Transformer(nn.Module):
         log_probs = torch.log_softmax(self.output(hidden[:, -1]), dim=-1)  # (B, V)
         attention = cross[-1][:, :, -1].mean(dim=1)  # last layer, newest position, mean over heads: (B, S)
         return log_probs, TransformerState(state.memory, state.src_mask, tokens), attention
+
+    @staticmethod
+    def _check_batch(src: Tensor, src_mask: Tensor, tgt_in: Tensor | None = None) -> None:
+        """Clear errors for a batch that would otherwise fail deep inside (the ids are checked by ``embed``)."""
+        check_source(src, src_mask)
+        if tgt_in is not None and tgt_in.dim() >= 1 and tgt_in.size(0) != src.size(0):
+            raise ValueError(text(f"tgt_in의 배치 크기 {tgt_in.size(0)}가 src의 {src.size(0)}와 다릅니다",
+                                  f"tgt_in has batch size {tgt_in.size(0)}, src has {src.size(0)}"))
 
     def _check_ids(self, name: str, ids: Tensor, vocab_size: int) -> None:
         if ids.dim() != 2 or ids.dtype not in (torch.int64, torch.int32):

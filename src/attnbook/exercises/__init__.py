@@ -7,34 +7,24 @@ checkers are re-exported here, so a notebook writes
 
 from attnbook.exercises.bahdanau import (
     check_additive_scores,
-    check_context_vector,
     check_masked_additive_attention,
 )
 from attnbook.exercises.checking import EXERCISES, ExerciseFailed
 from attnbook.exercises.getting_started import check_softmax
-from attnbook.exercises.multi_head import (
-    check_attention_cost,
-    check_head_contributions,
-    check_merge_heads,
-    check_positional_encoding,
-    check_split_heads,
-)
+from attnbook.exercises.multi_head import check_attention_cost, check_head_contributions
 from attnbook.exercises.query_key_value import (
     check_masked_attention,
-    check_scaled_dot_product_attention,
     check_score_variance,
     check_self_attention_mask,
 )
 from attnbook.exercises.seq2seq import (
     check_beam_search,
-    check_decoder_inputs_and_targets,
     check_greedy,
     check_padded_cross_entropy,
 )
 from attnbook.exercises.tokens import check_encode_word, check_merge_step, check_to_jamo
 from attnbook.exercises.transformer import (
     check_decoder_masks,
-    check_encoder_layer_forward,
     check_label_smoothed_loss,
     check_transformer_parameter_count,
 )
@@ -45,25 +35,18 @@ __all__ = [
     "check_additive_scores",
     "check_attention_cost",
     "check_beam_search",
-    "check_context_vector",
-    "check_decoder_inputs_and_targets",
     "check_decoder_masks",
     "check_encode_word",
-    "check_encoder_layer_forward",
     "check_greedy",
     "check_head_contributions",
     "check_label_smoothed_loss",
     "check_masked_additive_attention",
     "check_masked_attention",
-    "check_merge_heads",
     "check_merge_step",
     "check_padded_cross_entropy",
-    "check_positional_encoding",
-    "check_scaled_dot_product_attention",
     "check_score_variance",
     "check_self_attention_mask",
     "check_softmax",
-    "check_split_heads",
     "check_to_jamo",
     "check_transformer_parameter_count",
 ]
