@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -93,6 +94,17 @@ NOT_FINITE = Advice(
     "{what}에 nan 또는 inf가 있습니다.",
     "{what} contains nan or inf.",
 )
+
+
+def as_integer(value: Any) -> int | None:
+    """``value`` as a Python int if it is a whole number (int, NumPy integer, 3.0, a one-element tensor), else None."""
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        value = value.item()
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return int(value)
+    return None
 
 
 def _describe(obj: Any) -> str:

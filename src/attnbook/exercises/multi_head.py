@@ -13,11 +13,9 @@ the right answer. Head i owns features i·Dh … (i+1)·Dh − 1 of every positi
 
 from __future__ import annotations
 
-import numbers
-
 import torch
 
-from attnbook.exercises.checking import Advice, Checker, exercise
+from attnbook.exercises.checking import Advice, Checker, as_integer, exercise
 
 B, T = 2, 5
 
@@ -266,17 +264,9 @@ def _integers(check: Checker, result: object) -> tuple[int, int, int]:
     if not isinstance(result, (tuple, list)) or len(result) != 3:
         got = f"{type(result).__name__}" + (f" (len {len(result)})" if isinstance(result, (tuple, list)) else "")
         check.fail(COST_NOT_THREE, got=got)
-    found = []
-    for value in result:
-        if isinstance(value, torch.Tensor) and value.numel() == 1:
-            value = value.item()
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        if isinstance(value, numbers.Integral) and not isinstance(value, bool):
-            value = int(value)  # NumPy integers too
-        if isinstance(value, bool) or not isinstance(value, int):
-            check.fail(COST_NOT_THREE, got=f"({', '.join(type(v).__name__ for v in result)})")
-        found.append(value)
+    found = [as_integer(value) for value in result]
+    if None in found:
+        check.fail(COST_NOT_THREE, got=f"({', '.join(type(v).__name__ for v in result)})")
     return found[0], found[1], found[2]
 
 

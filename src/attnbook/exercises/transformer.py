@@ -11,11 +11,9 @@ S=7, T=5), so that a mixed-up axis cannot give the right answer.
 
 from __future__ import annotations
 
-import numbers
-
 import torch
 
-from attnbook.exercises.checking import Advice, Checker, exercise
+from attnbook.exercises.checking import Advice, Checker, as_integer, exercise
 from attnbook.language import text
 
 
@@ -696,15 +694,10 @@ def _call_without_building(check: Checker, fn, config) -> object:
 
 
 def _integer(check: Checker, value: object) -> int:
-    if isinstance(value, torch.Tensor) and value.numel() == 1:
-        value = value.item()
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
-        value = int(value)  # NumPy integers too
-    if isinstance(value, bool) or not isinstance(value, int):
+    number = as_integer(value)
+    if number is None:
         check.fail(TC_NOT_AN_INTEGER, got=type(value).__name__)
-    return value
+    return number
 
 
 @exercise(transformer_parameter_count)
