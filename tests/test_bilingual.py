@@ -232,6 +232,20 @@ def test_both_editions_print_the_same_numbers(slug):
                 f"{slug}, cell {cell.id}: the editions print different numbers")
 
 
+PROGRESS = re.compile(r"(\d+)%\|[^|\n]*\|\s*(\d+)/(\d+)")
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_stored_progress_bars_read_as_finished(language, slug):
+    """GitHub, nbviewer and Colab before running show a widget's saved text: it must be the finished bar."""
+    bars = [bar for cell in read_reader(language, slug).cells if cell.cell_type == "code"
+            for output in cell.get("outputs", []) if output.output_type == "display_data"
+            for bar in PROGRESS.findall(output.get("data", {}).get("text/plain", ""))]
+    unfinished = [bar for bar in bars if bar[0] != "100" or bar[1] != bar[2]]
+    assert not unfinished, f"{language}/{slug}: progress bars saved unfinished: {unfinished}"
+
+
 def test_printed_numbers_ignore_words_but_not_values():
     ko = code("print(...)")
     ko.outputs = [nbformat.v4.new_output("stream", name="stdout", text="정답 3개, 손실 0.25\n")]
