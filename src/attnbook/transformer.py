@@ -118,17 +118,21 @@ class EncoderLayer(nn.Module):
     """One encoder layer (§3.1): self-attention, then the position-wise feed-forward network."""
 
     def __init__(self, d_model: int, num_heads: int, d_ff: int, dropout: float = 0.0, *, norm_first: bool = False,
-                 activation: str = "relu", layer_norm_eps: float = 1e-5) -> None:
+                 activation: str = "relu", layer_norm_eps: float = 1e-5, attention_dropout: float | None = None,
+                 activation_dropout: float | None = None) -> None:
+        """``attention_dropout`` (on the attention weights) and ``activation_dropout`` (after the
+        feed-forward's activation) default to ``dropout``, as in PyTorch; BERT uses 0.1 and 0."""
         super().__init__()
         _check_layer_arguments(d_ff, activation)
         self.norm_first = norm_first
-        self.self_attn = MultiHeadAttention(d_model, num_heads, dropout)
+        self.self_attn = MultiHeadAttention(d_model, num_heads, dropout if attention_dropout is None
+                                            else attention_dropout)
         self.linear1 = nn.Linear(d_model, d_ff)  # W_1, b_1 of eq. (2)
         self.linear2 = nn.Linear(d_ff, d_model)  # W_2, b_2
         self.activation = ACTIVATIONS[activation]
         self.norm1 = nn.LayerNorm(d_model, eps=layer_norm_eps)
         self.norm2 = nn.LayerNorm(d_model, eps=layer_norm_eps)
-        self.dropout = nn.Dropout(dropout)  # inside the feed-forward network
+        self.dropout = nn.Dropout(dropout if activation_dropout is None else activation_dropout)  # inside the FFN
         self.dropout1 = nn.Dropout(dropout)  # on each sub-layer's output (§5.4)
         self.dropout2 = nn.Dropout(dropout)
 

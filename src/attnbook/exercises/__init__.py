@@ -9,6 +9,12 @@ from attnbook.exercises.bahdanau import (
     check_additive_scores,
     check_masked_additive_attention,
 )
+from attnbook.exercises.bert import (
+    check_mask_tokens,
+    check_mlm_loss,
+    check_nsp_pairs,
+    check_predict_masking,
+)
 from attnbook.exercises.checking import EXERCISES, ExerciseFailed
 from attnbook.exercises.getting_started import check_softmax
 from attnbook.exercises.multi_head import check_attention_cost, check_head_contributions
@@ -40,10 +46,14 @@ __all__ = [
     "check_greedy",
     "check_head_contributions",
     "check_label_smoothed_loss",
+    "check_mask_tokens",
     "check_masked_additive_attention",
     "check_masked_attention",
     "check_merge_step",
+    "check_mlm_loss",
+    "check_nsp_pairs",
     "check_padded_cross_entropy",
+    "check_predict_masking",
     "check_score_variance",
     "check_self_attention_mask",
     "check_softmax",
