@@ -14,9 +14,18 @@ from attnbook.language import text
 
 def save(model: nn.Module, path: str | Path, notes: dict[str, str] | None = None) -> None:
     """Write the model's weights, its config and any ``notes`` (as JSON metadata) to ``path``."""
+    state, tied, seen = {}, {}, {}
+    for name, tensor in model.state_dict().items():
+        key = (tensor.data_ptr(), tensor.shape, tensor.stride())
+        if key in seen:  # a tied weight (BERT's output layer is its token embedding): stored once
+            tied[name] = seen[key]
+            continue
+        seen[key] = name
+        state[name] = tensor.detach().cpu().contiguous()
     metadata = {**(notes or {}), "model": type(model).__name__,
                 "config": json.dumps(dataclasses.asdict(model.config))}
-    state = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}
+    if tied:
+        metadata["tied"] = json.dumps(tied)
     save_file(state, str(path), metadata=metadata)
 
 
@@ -37,5 +46,8 @@ def load(path: str | Path, model_class: type[nn.Module], config_class: type) -> 
             f"{path} holds a {metadata.get('model')!r}, not a {model_class.__name__}",
         ))
     model = model_class(config_class(**json.loads(metadata["config"])))
-    model.load_state_dict(load_file(str(path)))
+    state = load_file(str(path))
+    for name, source in json.loads(metadata.get("tied", "{}")).items():
+        state[name] = state[source]
+    model.load_state_dict(state)
     return model.eval()
