@@ -91,6 +91,32 @@ class SentencePair:
 
 TAKE_YOUR_TIME = SentencePair(lx.IDIOM_EN, lx.IDIOM_KO, ((0, 1, 2), (0, 1, 2)))
 
+POS = ("noun", "verb", "bound", "adjective", "adverb", "time")  # 것이다/것이고 are "bound" (의존 명사 것 + 이다)
+
+
+@dataclass(frozen=True)
+class Eojeol:
+    """One Korean token as the grammar wrote it: 학생은 = stem 학생 + particle form 은 of 은/는.
+
+    ``particle`` names the particle as :data:`attnbook.data.hangul.PARTICLES` does
+    ("은/는", "이/가", "을/를", "와/과", "(으)로") or is "에서" (one form only); None
+    for a token without one. Verbs, adjectives, adverbs and time words are written
+    whole (their forms come from the lexicon's tables), so their ``ending`` is "".
+    """
+
+    text: str
+    stem: str
+    ending: str = ""
+    particle: str | None = None
+    pos: str = "noun"
+
+    def __post_init__(self) -> None:
+        if self.stem + self.ending != self.text or self.pos not in POS or (self.particle is None) != (not self.ending):
+            raise ValueError(text(f"어절 {self.text!r}의 분석이 맞지 않습니다: 어간 {self.stem!r} + 어미 "
+                                  f"{self.ending!r}, 조사 {self.particle!r}, 품사 {self.pos!r}",
+                                  f"inconsistent analysis of {self.text!r}: stem {self.stem!r} + ending "
+                                  f"{self.ending!r}, particle {self.particle!r}, part of speech {self.pos!r}"))
+
 
 @dataclass(frozen=True)
 class Phrase:
@@ -162,15 +188,22 @@ class Builder:
         self.en: list[str] = []
         self.ko: list[str] = []
         self.alignment: list[tuple[int, ...]] = []
+        self.parts: list[tuple[str, str | None, str]] = []  # (stem, particle, part of speech) of each Korean token
 
     def english(self, *words: str | None) -> tuple[int, ...]:
         start = len(self.en)
         self.en.extend(word for word in words if word is not None)
         return tuple(range(start, len(self.en)))
 
-    def korean(self, token: str, links: tuple[int, ...]) -> None:
+    def korean(self, token: str, links: tuple[int, ...], pos: str, stem: str | None = None,
+               particle: str | None = None) -> None:
         self.ko.append(token)
         self.alignment.append(tuple(sorted(links)))
+        self.parts.append((token if stem is None else stem, particle, pos))
+
+    def eojeols(self) -> tuple[Eojeol, ...]:
+        return tuple(Eojeol(token, stem, token[len(stem):], particle, pos)
+                     for token, (stem, particle, pos) in zip(self.ko, self.parts, strict=True))
 
     def pair(self) -> SentencePair:
         return SentencePair(tuple(self.en), tuple(self.ko), tuple(self.alignment))
@@ -188,9 +221,9 @@ def _english_phrase(b: Builder, phrase: Phrase, preposition: str | None = None) 
 def _korean_phrase(b: Builder, phrase: Phrase, spans: Spans, particle: str) -> None:
     adjective, head = spans
     if phrase.adjective:
-        b.korean(lx.ADJECTIVES[phrase.adjective], adjective)
+        b.korean(lx.ADJECTIVES[phrase.adjective], adjective, "adjective")
     word = phrase.noun.ko + particle if particle == lx.LOCATIVE else attach(phrase.noun.ko, particle)
-    b.korean(word, head)
+    b.korean(word, head, "noun", phrase.noun.ko, particle)
 
 
 def _english_clause(b: Builder, c: Clause) -> dict[str, Any]:
@@ -216,7 +249,7 @@ def _korean_clause(b: Builder, c: Clause, spans: dict[str, Any], joined: tuple[i
     topic = c.subject.article == "the"  # a known person is the topic (은/는); a new one the subject (이/가)
     _korean_phrase(b, c.subject, spans["subject"], "은/는" if topic else "이/가")
     if c.time:
-        b.korean(lx.TIME_WORDS[c.time][0], spans["time"])
+        b.korean(lx.TIME_WORDS[c.time][0], spans["time"], "time")
     if c.companion:
         _korean_phrase(b, c.companion, spans["companion"], "와/과")
     if c.place:
@@ -224,18 +257,28 @@ def _korean_clause(b: Builder, c: Clause, spans: dict[str, Any], joined: tuple[i
     for k, (phrase, phrase_spans) in enumerate(zip(c.objects, spans["objects"], strict=True)):
         _korean_phrase(b, phrase, phrase_spans, "을/를" if k == len(c.objects) - 1 else "와/과")
     if c.adverb:
-        b.korean(lx.ADVERBS[c.adverb], spans["adverb"])
+        b.korean(lx.ADVERBS[c.adverb], spans["adverb"], "adverb")
     tokens = c.verb.korean(c.tense, final=not joined)
     if len(tokens) == 1:  # 읽는다 ← reads, 읽고 ← reads and
-        b.korean(tokens[0], spans["verb"] + joined)
+        b.korean(tokens[0], spans["verb"] + joined, "verb")
     else:  # 읽을 ← read, 것이다 ← will
         will, base = spans["verb"]
-        b.korean(tokens[0], (base,))
-        b.korean(tokens[1], (will, *joined))
+        b.korean(tokens[0], (base,), "verb")
+        b.korean(tokens[1], (will, *joined), "bound")
 
 
 def render(clauses: Sequence[Clause]) -> SentencePair:
     """The English sentence of the clauses joined by "and", its Korean translation and the alignment."""
+    return _write(clauses).pair()
+
+
+def render_eojeols(clauses: Sequence[Clause]) -> tuple[SentencePair, tuple[Eojeol, ...]]:
+    """What :func:`render` writes, and for each Korean token what it is made of (stem, particle, part of speech)."""
+    b = _write(clauses)
+    return b.pair(), b.eojeols()
+
+
+def _write(clauses: Sequence[Clause]) -> Builder:
     b = Builder()
     spans, joins = [], []
     for k, clause in enumerate(clauses):
@@ -245,7 +288,7 @@ def render(clauses: Sequence[Clause]) -> SentencePair:
     joins.append(())
     for clause, clause_spans, joined in zip(clauses, spans, joins, strict=True):
         _korean_clause(b, clause, clause_spans, joined)
-    return b.pair()
+    return b
 
 
 def sample(rng: random.Random, clauses: int) -> SentencePair:
