@@ -13,7 +13,7 @@ import pytest
 
 from attnbook import checkpoints
 from attnbook.experiment import TranslationExperiment, pretrained_path, training_record
-from tools import train_checkpoints
+from tools import bert_checkpoints, train_checkpoints
 from tools.train_checkpoints import MODELS, check_one, recipe
 
 
@@ -72,3 +72,38 @@ def test_the_check_catches_weights_that_give_other_results(experiment, monkeypat
     monkeypatch.setattr(train_checkpoints, "PREFIX_STEPS", 2)
     problems = check_one("seq2seq", experiment)
     assert len(problems) == 1 and "1–9 words: exact match" in problems[0], problems
+
+
+# --- chapter 7's BERTs (tools/bert_checkpoints.py): the same record-and-prefix check ---------------------------
+
+@pytest.mark.parametrize("name", sorted(bert_checkpoints.RUNS))
+def test_a_shipped_bert_records_how_it_was_made(name):
+    notes = checkpoints.notes(pretrained_path(name))
+    assert notes["command"] == "python -m tools.train_checkpoints" and notes["model"] == "BertForPreTraining"
+    record = training_record(name)
+    assert len(record["losses"]) == len(record["mlm_losses"]) == record["steps"] == bert_checkpoints.RUNS[name].steps
+    assert record["vocab"] == list(bert_checkpoints.RUNS[name].tokenizer.vocab)
+    assert record["recipe"]["pretraining"]["split"] == list(bert_checkpoints.RUNS[name].split)
+
+
+@pytest.mark.parametrize("name", sorted(bert_checkpoints.RUNS))
+def test_a_shipped_bert_is_what_todays_code_trains(name):
+    assert bert_checkpoints.check_one(name) == []
+
+
+def test_the_two_berts_differ_only_in_what_a_chosen_token_becomes():
+    bert, mask_only = bert_checkpoints.recipe("bert"), bert_checkpoints.recipe("bert_mask_only")
+    differing = {key for key in bert if bert[key] != mask_only[key]}
+    assert differing == {"pretraining"}
+    assert {k for k in bert["pretraining"] if bert["pretraining"][k] != mask_only["pretraining"][k]} == {"split"}
+
+
+def test_the_bert_check_catches_a_loss_that_differs_and_results_that_differ(monkeypatch):
+    record = copy.deepcopy(training_record("bert"))
+    record["losses"][4] += 0.01
+    record["results"]["nsp"]["accuracy"] += 0.02
+    monkeypatch.setattr(bert_checkpoints, "training_record", lambda name: record)
+    monkeypatch.setattr(bert_checkpoints, "PREFIX_STEPS", 6)
+    problems = bert_checkpoints.check_one("bert")
+    assert len(problems) == 2, problems
+    assert any("nsp.accuracy" in line for line in problems) and any("loss at step 5" in line for line in problems)

@@ -1,4 +1,4 @@
-"""Train the book's translation models with the full budget and ship them in attnbook/pretrained/.
+"""Train the book's models with the full budget and ship them in attnbook/pretrained/.
 
     python -m tools.train_checkpoints [MODEL ...]                train, save, write benchmarks/checkpoints.md
     python -m tools.train_checkpoints --check [MODEL ...]        is each shipped model what today's code trains?
@@ -7,7 +7,8 @@
 The chapters cannot spend minutes training, so they load these weights (and train
 a shortened run live). Each weight file carries the record of its run: the recipe,
 fingerprints of the data, of the order of the batches and of the learning rates,
-every step's loss, and the results on the test sets.
+every step's loss, and the results on the test sets. The translation models are
+below; chapter 7's BERTs follow the same pattern in ``tools/bert_checkpoints.py``.
 
 Training is deterministic on one machine, but not across machines: float sums
 differ between CPUs (Intel or AMD, AVX-512 or AVX2 kernels), and training
@@ -49,6 +50,7 @@ from attnbook.experiment import TranslationExperiment, build, count_parameters, 
 from attnbook.seq2seq import Seq2Seq, Seq2SeqConfig
 from attnbook.training import batch_order, train
 from attnbook.transformer import Transformer, TransformerConfig
+from tools import bert_checkpoints
 from tools.project import ROOT
 
 REPORT = ROOT / "benchmarks" / "checkpoints.md"
@@ -238,7 +240,8 @@ def write_report(records: dict[str, dict]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog=COMMAND, description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("models", nargs="*", choices=[[], *MODELS], default=[], help="default: all")
+    parser.add_argument("models", nargs="*", choices=[[], *MODELS, *bert_checkpoints.RUNS], default=[],
+                        help="default: all")
     parser.add_argument("--check", action="store_true", help="compare the shipped models with today's code")
     parser.add_argument("--full", action="store_true", help="with --check: retrain every step, compare results")
     args = parser.parse_args(argv)
@@ -246,9 +249,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--full goes with --check")
     torch.set_num_threads(1)
     experiment = TranslationExperiment()
-    names = args.models or list(MODELS)
+    names = args.models or [*MODELS, *bert_checkpoints.RUNS]
+    berts = [name for name in names if name in bert_checkpoints.RUNS]
+    names = [name for name in names if name in MODELS]
     if args.check:
         problems = [line for name in names for line in check_one(name, experiment, full=args.full)]
+        problems += [line for name in berts for line in bert_checkpoints.check_one(name, full=args.full)]
+        names += berts
         for line in problems:
             print(line)
         print(f"{len(names)} model(s) checked{' (full retraining)' if args.full else ''}: "
@@ -264,9 +271,16 @@ def main(argv: list[str] | None = None) -> int:
     if set(names) == set(MODELS):
         write_report(records)
         print(f"wrote {REPORT.relative_to(ROOT)}")
-    elif all(pretrained_path(name).exists() for name in MODELS):
+    elif names and all(pretrained_path(name).exists() for name in MODELS):
         write_report({name: training_record(name) for name in MODELS})
         print(f"wrote {REPORT.relative_to(ROOT)}")
+    for name in berts:
+        record = bert_checkpoints.train_one(name, _machine())
+        print(name, json.dumps({k: v for k, v in record.items() if k in ("seconds", "final_loss", "results")}),
+              flush=True)
+    if berts and all(pretrained_path(name).exists() for name in bert_checkpoints.RUNS):
+        bert_checkpoints.write_report({name: training_record(name) for name in bert_checkpoints.RUNS})
+        print(f"wrote {bert_checkpoints.REPORT.relative_to(ROOT)}")
     return 0
 
 
