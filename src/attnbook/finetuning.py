@@ -42,7 +42,7 @@ class AgreementFineTuning:
     """Budgets of the comparison; every field has the book's value."""
 
     labelled: tuple[int, ...] = (32, 128, 512)  # labelled training sentences (half correct)
-    seeds: tuple[int, ...] = (0, 1, 2)
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
     steps: int = 300
     batch_size: int = 32
     lr: float = 3e-4
