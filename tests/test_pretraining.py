@@ -8,6 +8,7 @@ swapped baseline or a misaligned position shows as a wrong number.
 from __future__ import annotations
 
 import itertools
+import json
 import math
 from dataclasses import replace
 
@@ -198,3 +199,22 @@ def test_fine_tuning_runs_and_reports_an_accuracy():
     assert 0.0 <= accuracy <= 1.0
     with pytest.raises(ValueError):
         AgreementFineTuning(labelled=(3,))
+
+
+def test_the_shipped_fine_tuning_table_is_todays_and_one_of_its_runs_reproduces():
+    from dataclasses import asdict
+
+    from attnbook.experiment import shipped_results
+    from attnbook.pretraining import pretrained_bert
+
+    results = shipped_results("bert_finetuning")
+    settings = AgreementFineTuning()
+    assert results["settings"] == json.loads(json.dumps(asdict(settings)))
+    for name, row in results["summary"].items():
+        for n, cell in row.items():
+            values = [r["accuracy"] for r in results["runs"] if r["encoder"] == name and r["labelled"] == int(n)]
+            assert len(values) == len(settings.seeds) and cell["mean"] == round(sum(values) / len(values), 4)
+    recorded = next(r["accuracy"] for r in results["runs"]
+                    if (r["encoder"], r["labelled"], r["seed"]) == ("bert", 128, 0))
+    again = settings.run(BertPretraining(), pretrained_bert("bert"), 128, 0)
+    assert again == pytest.approx(recorded, abs=0.03)  # 300 steps of training: close, not bit for bit, elsewhere
