@@ -81,11 +81,8 @@ class StepLosses:
 def pad_rows(rows: Sequence[tuple[list[int], list[int]]]) -> BertInputs:
     """(ids, token types) rows, each ``[CLS] A [SEP] B [SEP]``, padded to the longest into a :class:`BertInputs`."""
     longest = max(len(ids) for ids, _ in rows)
-    input_ids = torch.full((len(rows), longest), PAD_ID, dtype=torch.long)  # (B, T)
-    token_types = torch.zeros((len(rows), longest), dtype=torch.long)  # (B, T)
-    for row, (ids, types) in enumerate(rows):
-        input_ids[row, :len(ids)] = torch.tensor(ids)
-        token_types[row, :len(types)] = torch.tensor(types)
+    input_ids = torch.tensor([ids + [PAD_ID] * (longest - len(ids)) for ids, _ in rows])  # (B, T)
+    token_types = torch.tensor([types + [0] * (longest - len(types)) for _, types in rows])  # (B, T)
     return BertInputs(input_ids, token_types, input_ids != PAD_ID, input_ids <= MASK_ID)
 
 
@@ -99,8 +96,21 @@ def _epoch_tensors(documents: int, held_out: int, seed: int, epoch: int) -> tupl
     """One epoch of NSP pairs from the training documents, encoded: ids and token types (N, T), labels (N,)."""
     train_documents = _documents(documents, seed)[:documents - held_out]
     pairs = corpus.nsp_pairs(train_documents, seed=seed * 1000 + epoch)
-    inputs = pad_rows([_tokenizer(documents, held_out, seed).encode_pair(p.a.text, p.b.text) for p in pairs])
+    encoded = _encoded_sentences(documents, held_out, seed)
+    rows = []
+    for pair in pairs:
+        a, b = encoded[pair.a.text], encoded[pair.b.text]
+        rows.append(([CLS_ID, *a, SEP_ID, *b, SEP_ID], [0] * (len(a) + 2) + [1] * (len(b) + 1)))
+    inputs = pad_rows(rows)
     return inputs.input_ids, inputs.token_type_ids, torch.tensor([p.next_sentence_label for p in pairs])
+
+
+@functools.lru_cache(maxsize=4)
+def _encoded_sentences(documents: int, held_out: int, seed: int) -> dict[str, list[int]]:
+    """Each training sentence's token ids, encoded once for every epoch (what ``encode_pair`` puts between specials)."""
+    tokenizer = _tokenizer(documents, held_out, seed)
+    return {sentence.text: tokenizer.encode(sentence.text)
+            for document in _documents(documents, seed)[:documents - held_out] for sentence in document.sentences}
 
 
 @functools.lru_cache(maxsize=4)
