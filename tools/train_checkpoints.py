@@ -3,6 +3,7 @@
     python -m tools.train_checkpoints [MODEL ...]                train, save, write benchmarks/checkpoints.md
     python -m tools.train_checkpoints --check [MODEL ...]        is each shipped model what today's code trains?
     python -m tools.train_checkpoints --check --full [MODEL ...] … also retrain it fully and compare the results
+    python -m tools.train_checkpoints --reevaluate BERT ...       re-measure shipped BERTs (changed measurements)
 
 The chapters cannot spend minutes training, so they load these weights (and train
 a shortened run live). Each weight file carries the record of its run: the recipe,
@@ -244,7 +245,18 @@ def main(argv: list[str] | None = None) -> int:
                         help="default: all")
     parser.add_argument("--check", action="store_true", help="compare the shipped models with today's code")
     parser.add_argument("--full", action="store_true", help="with --check: retrain every step, compare results")
+    parser.add_argument("--reevaluate", action="store_true",
+                        help="re-measure the named shipped BERTs with today's evaluation, keep their weights")
     args = parser.parse_args(argv)
+    if args.reevaluate:
+        if not args.models or not set(args.models) <= set(bert_checkpoints.RUNS) or args.check:
+            parser.error(f"--reevaluate takes BERT names ({', '.join(bert_checkpoints.RUNS)}) and no --check")
+        torch.set_num_threads(1)
+        for name in args.models:
+            bert_checkpoints.reevaluate(name)
+            print(f"re-measured {name}")
+        bert_checkpoints.write_report({name: training_record(name) for name in bert_checkpoints.RUNS})
+        return 0
     if args.full and not args.check:
         parser.error("--full goes with --check")
     torch.set_num_threads(1)

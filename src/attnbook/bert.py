@@ -153,10 +153,13 @@ class BertConfig:
 
         _require(get("model_type", "bert") == "bert", "model_type", get("model_type"), '"bert"')
         _require(get("hidden_act", "gelu") == "gelu", "hidden_act", get("hidden_act"),
-                 '"gelu" (the exact erf GELU; "gelu_new" and "gelu_pytorch_tanh" are the tanh approximation)')
+                 text('"gelu" (erf로 계산하는 정확한 GELU; "gelu_new"와 "gelu_pytorch_tanh"는 tanh 근사식)',
+                      '"gelu" (the exact erf GELU; "gelu_new" and "gelu_pytorch_tanh" are the tanh approximation)'))
         _require(get("position_embedding_type", "absolute") == "absolute", "position_embedding_type",
-                 get("position_embedding_type"), '"absolute" (learned position embeddings)')
-        _require(not get("is_decoder", False), "is_decoder", get("is_decoder"), "False (BERT is an encoder)")
+                 get("position_embedding_type"),
+                 text('"absolute" (학습하는 위치 임베딩)', '"absolute" (learned position embeddings)'))
+        _require(not get("is_decoder", False), "is_decoder", get("is_decoder"),
+                 text("False (BERT는 인코더)", "False (BERT is an encoder)"))
         _require(not get("add_cross_attention", False), "add_cross_attention", get("add_cross_attention"), "False")
         pad_id = get("pad_token_id", 0)
         return cls(
@@ -500,14 +503,16 @@ def from_huggingface(hf_model: nn.Module) -> BertModel | BertForPreTraining | Be
     hf_config = hf_model.config
     config = BertConfig.from_huggingface_config(hf_config)
     if kind == "encoder":
-        _require(hf_model.pooler is not None, "add_pooling_layer", False, "True (our BertModel has the pooler)")
+        _require(hf_model.pooler is not None, "add_pooling_layer", False, text("True (우리 BertModel에는 풀러가 있음)",
+                                                                             "True (our BertModel has the pooler)"))
         model: nn.Module = BertModel(config)
     elif kind == "pretraining":
         model = BertForPreTraining(config)
     else:
         dropout = getattr(hf_config, "classifier_dropout", None)
         _require(dropout is None or dropout == hf_config.hidden_dropout_prob, "classifier_dropout", dropout,
-                 f"None or hidden_dropout_prob = {hf_config.hidden_dropout_prob}")
+                 text(f"None 또는 hidden_dropout_prob = {hf_config.hidden_dropout_prob}",
+                      f"None or hidden_dropout_prob = {hf_config.hidden_dropout_prob}"))
         model = BertForSequenceClassification(config, hf_config.num_labels)
     model.load_state_dict(huggingface_state_dict(hf_model.state_dict()), strict=True)
     return model.train(hf_model.training)
@@ -610,7 +615,7 @@ def _describe(value: object) -> str:
 def _require(condition: bool, name: str, value: object, expected: str) -> None:
     if not condition:
         raise ValueError(text(
-            f"지원하지 않는 🤗 BERT 설정입니다: {name} = {value!r} (우리 BERT는 {expected})",
+            f"지원하지 않는 🤗 BERT 설정입니다: {name} = {value!r} (우리 BERT가 받는 값: {expected})",
             f"unsupported 🤗 BERT setting: {name} = {value!r} (our BERT needs {expected})",
         ))
 

@@ -411,8 +411,11 @@ class BertPretraining:
     def particle_attention(self, model: BertForPreTraining) -> dict:
         """For every head, the mean weight from a particle (##은) to its noun (학생), on unmasked held-out sentences.
 
-        Reported for the head that does it most, next to the same head's weight on the
-        previous token from other tokens, and the uniform weight 1/T.
+        A particle's noun is the token before it, so a head that looks at the previous token
+        from everywhere would score high too. Next to each head's particle → noun weight is
+        its weight on the previous token from the other tokens (after the first word, [SEP]
+        excluded); the head reported is the one whose particle → noun weight exceeds that
+        the most: the head that looks at the noun *from particles*. ``uniform`` is the mean 1/T.
         """
         tokenizer = self.tokenizer
         cases = self._particle_cases()
@@ -441,14 +444,15 @@ class BertPretraining:
                     if k not in particle_positions:
                         previous += attentions[row, :, :, k, k - 1]
                         n_others += 1
-        mean = sums / n_particles
-        layer, head = divmod(int(mean.argmax()), mean.shape[1])
+        mean, elsewhere = sums / n_particles, previous / n_others
+        layer, head = divmod(int((mean - elsewhere).argmax()), mean.shape[1])
         return {"particles": n_particles, "layer": layer, "head": head,
                 "to_noun": round(float(mean[layer, head]), 4),
                 "noun_is_argmax": round(float(argmax_hits[layer, head]) / n_particles, 4),
-                "previous_token_elsewhere": round(float(previous[layer, head]) / n_others, 4),
+                "previous_token_elsewhere": round(float(elsewhere[layer, head]), 4),
                 "uniform": round(uniform / n_particles, 4),
-                "to_noun_by_head": [[round(float(v), 4) for v in row] for row in mean]}
+                "to_noun_by_head": [[round(float(v), 4) for v in row] for row in mean],
+                "previous_elsewhere_by_head": [[round(float(v), 4) for v in row] for row in elsewhere]}
 
     @torch.no_grad()
     def copying(self, model: BertForPreTraining) -> dict:
