@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 import torch.nn.functional as F
@@ -54,7 +55,8 @@ __all__ = [
     "TransformerState",
 ]
 
-ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu}  # the two that torch.nn.TransformerEncoderLayer accepts by name
+# By name: the two that torch.nn.TransformerEncoderLayer accepts, and GELU's tanh approximation (GPT-2's "gelu_new").
+ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu, "gelu_tanh": partial(F.gelu, approximate="tanh")}
 
 
 @dataclass(frozen=True)
