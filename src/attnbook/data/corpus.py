@@ -87,7 +87,9 @@ from attnbook.data.grammar import (
     P_TWO_OBJECTS,
     Clause,
     Eojeol,
+    KoreanReadError,
     Phrase,
+    parse_korean,
     render_eojeols,
 )
 from attnbook.data.hangul import PARTICLES, has_final_consonant
@@ -96,8 +98,8 @@ from attnbook.wordpiece import BertInputs, WordPiece, learn_wordpiece
 
 __all__ = ["DAYS", "PARTICLE_KINDS", "VOCAB_SIZE", "AgreementExample", "Document", "Eojeol", "NSPCues", "NSPPair",
            "Piece", "Sentence", "TenseExample", "generate_documents", "nsp_cues", "nsp_inputs", "nsp_pairs",
-           "pair_pieces", "particle_agreement", "pieces", "rule_based_nsp", "sentences_of", "tense_examples",
-           "train_wordpiece", "word_counts"]
+           "pair_pieces", "particle_agreement", "pieces", "read_sentence", "rule_based_nsp", "sentences_of",
+           "tense_examples", "train_wordpiece", "word_counts"]
 
 SENTENCES = (2, 5)  # sentences per document, inclusive
 P_NEXT_DAY = 0.4  # the next sentence moves on to the next day
@@ -258,6 +260,22 @@ def _next_clause(rng: random.Random, subject: Phrase, previous: Clause | None, t
 def _sentence(clause: Clause) -> Sentence:
     pair, eojeols = render_eojeols([clause])
     return Sentence(eojeols, clause, pair.en)
+
+
+def read_sentence(words: Sequence[str]) -> Sentence:
+    """The story sentence written as exactly ``words`` (eojeols), read back by the grammar; else a
+    :class:`~attnbook.data.grammar.KoreanReadError` saying why (a story sentence is one clause).
+
+    ``read_sentence(sentence.words)`` renders the same words for every sentence of the stories; the
+    Sentence it returns has the clause :func:`~attnbook.data.grammar.parse_korean` reads (articles that
+    Korean does not write are a first mention's) and that clause's English.
+    """
+    clauses = parse_korean(words)
+    if len(clauses) != 1:
+        raise KoreanReadError(text(f"{' '.join(words)!r}: 이야기의 문장은 절 하나인데 {len(clauses)}개입니다",
+                                   f"{' '.join(words)!r}: a story sentence is one clause, this has {len(clauses)}"),
+                              "clauses", None)
+    return _sentence(clauses[0])
 
 
 def _document(rng: random.Random, length: int) -> Document:

@@ -42,7 +42,7 @@ from typing import Any
 import torch
 
 from attnbook.data import lexicon as lx
-from attnbook.data.hangul import attach
+from attnbook.data.hangul import PARTICLES, attach
 from attnbook.language import text
 
 P_ADJECTIVE = 0.3  # a noun gets an adjective that fits it
@@ -399,3 +399,300 @@ def parse(tokens: Sequence[str]) -> SentencePair:
     if r.peek() is not None:
         raise r.fail("'and' 또는 문장의 끝", "'and' or the end of the sentence")
     return render(clauses)
+
+
+# Reading Korean back into clauses: the inverse of render's Korean side, so that a sentence a
+# model wrote can be judged. Korean marks no article on objects, places or companions, so the
+# reader gives each the one a first mention takes (a/an, none for mass and proper nouns, "the"
+# for places); the subject's is read off its particle (은/는 → "the", 이/가 → "a").
+READ_FAULTS = ("unknown word", "particle form", "order", "missing", "selection", "tense", "not a clause", "clauses")
+
+_FORMS = {form: name for name, forms in PARTICLES.items() for form in forms} | {lx.LOCATIVE: lx.LOCATIVE}
+_NOUN_BY_KO = {noun.ko: noun for noun in lx.NOUNS}
+_VERB_FORMS = {form: (verb, slot) for verb in lx.VERBS for slot, form in enumerate(verb.ko)}  # slot: Verb.ko's index
+_ADJECTIVE_BY_KO = {ko: en for en, ko in lx.ADJECTIVES.items()}
+_ADVERB_BY_KO = {ko: en for en, ko in lx.ADVERBS.items()}
+_TIME_BY_KO = {ko: en for en, (ko, _) in lx.TIME_WORDS.items()}
+_SLOT_TENSE = ("present", "present", "past", "past", "future")
+
+
+class KoreanReadError(ValueError):
+    """Why some eojeols are not a sentence the grammar writes: ``kind`` (one of ``READ_FAULTS``) and where."""
+
+    def __init__(self, message: str, kind: str, position: int | None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.position = position  # the index of the eojeol at fault; None when the fault is the whole sentence
+
+
+def analyse_eojeol(word: str) -> Eojeol | None:
+    """What an eojeol of the grammar is made of, or None for a word the grammar does not have.
+
+    A known noun followed by any form of a particle is analysed, the wrong form too:
+    ``analyse_eojeol("학생는")`` is stem 학생 + 는, a form of 은/는 (:func:`particle_forms` says it disagrees).
+    A noun alone (학생) is a noun without a particle.
+    """
+    if not isinstance(word, str):
+        raise TypeError(text(f"어절은 문자열이어야 합니다: {word!r}", f"an eojeol must be a string, got {word!r}"))
+    if word in _VERB_FORMS:
+        return Eojeol(word, word, pos="verb")
+    if word in (lx.FUTURE, lx.FUTURE_AND):
+        return Eojeol(word, word, pos="bound")
+    for table, pos in ((_ADJECTIVE_BY_KO, "adjective"), (_ADVERB_BY_KO, "adverb"), (_TIME_BY_KO, "time")):
+        if word in table:
+            return Eojeol(word, word, pos=pos)
+    if word in _NOUN_BY_KO:
+        return Eojeol(word, word, pos="noun")
+    for split in range(len(word) - 1, 0, -1):  # the longest known noun first
+        stem, ending = word[:split], word[split:]
+        if stem in _NOUN_BY_KO and ending in _FORMS:
+            return Eojeol(word, stem, ending, _FORMS[ending], "noun")
+    return None
+
+
+@dataclass(frozen=True)
+class ParticleForm:
+    """One noun + particle eojeol and whether the particle's form is the one the noun's last syllable asks for."""
+
+    position: int  # the eojeol's index in the sentence
+    eojeol: Eojeol
+    right: str  # the form the grammar writes: attach(stem, particle) minus the stem
+
+    @property
+    def agrees(self) -> bool:
+        return self.eojeol.ending == self.right
+
+
+def particle_forms(words: Sequence[str]) -> tuple[ParticleForm, ...]:
+    """Every eojeol of ``words`` that is a known noun with a two-form particle (은/는, 이/가, 을/를, 와/과, (으)로).
+
+    Read eojeol by eojeol, so it works on any sequence, grammatical or not (에서 has one form and is left out).
+    """
+    found = []
+    for position, word in enumerate(_checked_words(words)):
+        eojeol = analyse_eojeol(word)
+        if eojeol is not None and eojeol.particle in PARTICLES:
+            found.append(ParticleForm(position, eojeol, attach(eojeol.stem, eojeol.particle)[len(eojeol.stem):]))
+    return tuple(found)
+
+
+def _checked_words(words: Sequence[str]) -> tuple[str, ...]:
+    if isinstance(words, str) or not isinstance(words, Sequence) or not all(isinstance(w, str) for w in words):
+        raise TypeError(text(f"어절(문자열)의 리스트나 튜플이 필요합니다 (문장은 .split()으로): {words!r}",
+                             f"expected a list or tuple of eojeols (strings; split a sentence with .split()), "
+                             f"got {words!r}"))
+    return tuple(words)
+
+
+def _fault(kind: str, position: int | None, words: Sequence[str], ko: str, en: str) -> KoreanReadError:
+    where_ko = "" if position is None else f" ({position + 1}번째 어절 {words[position]!r})" \
+        if position < len(words) else " (문장 끝)"
+    where_en = "" if position is None else f" (eojeol {position + 1}, {words[position]!r})" \
+        if position < len(words) else " (at the end)"
+    sentence = " ".join(words)
+    return KoreanReadError(text(f"{sentence!r}: {ko}{where_ko}", f"{sentence!r}: {en}{where_en}"), kind, position)
+
+
+def _first_mention(noun: lx.Noun, adjective: str | None) -> Phrase:
+    """A noun phrase with the article a first mention takes; Korean writes none, so any would render the same."""
+    if noun.proper or noun.mass:
+        article = None
+    elif noun.kind == "place":
+        article = "the"
+    else:
+        article = "an" if (adjective or noun.en)[0] in "aeiou" else "a"
+    return Phrase(noun, article, adjective)
+
+
+_Read = tuple[lx.Noun, str | None, str | None, int]  # a Korean noun phrase: noun, adjective (English), particle, index
+
+
+def _read_korean_phrases(eojeols: Sequence[Eojeol], i: int, words: Sequence[str]) -> tuple[list[_Read], int]:
+    """The noun phrases from index i on, each (adjective) noun + particle, up to the first word that is neither."""
+    phrases = []
+    while i < len(eojeols) and eojeols[i].pos in ("adjective", "noun"):
+        adjective = None
+        if eojeols[i].pos == "adjective":
+            adjective = _ADJECTIVE_BY_KO[eojeols[i].text]
+            i += 1
+            if i >= len(eojeols) or eojeols[i].pos != "noun":
+                raise _fault("order", i, words, "관형사형 형용사 뒤에는 명사가 와야 합니다",
+                             "an adjective must be followed by its noun")
+        if eojeols[i].particle is None:
+            raise _fault("missing", i, words, "명사에 조사가 없습니다", "the noun has no particle")
+        phrases.append((_NOUN_BY_KO[eojeols[i].stem], adjective, eojeols[i].particle, i))
+        i += 1
+    return phrases, i
+
+
+def _korean_roles(verb: lx.Verb, phrases: list[_Read], words: Sequence[str]) -> list[dict[str, list[_Read]]]:
+    """The ways to read the noun phrases between subject and verb as companion · place · object(s), in that order.
+
+    A phrase with 와/과 just before the object with 을/를 may be a companion (친구와 빵을 먹었다) or the
+    first of two objects (빵과 우유를 샀다); both readings are returned, and the checks keep the one that fits.
+    """
+    particles = [particle for _, _, particle, _ in phrases]
+    readings = []
+    k = 0
+    companion = []
+    if k < len(particles) and particles[k] == "와/과" and k + 1 < len(particles) and particles[k + 1] != "을/를":
+        companion, k = [phrases[k]], k + 1  # 와/과 before a place, or before another 와/과: the companion
+    place = []
+    if k < len(particles) and particles[k] in ("(으)로", lx.LOCATIVE):
+        place, k = [phrases[k]], k + 1
+    rest = phrases[k:]
+    rest_particles = particles[k:]
+    if rest_particles in ([], ["을/를"], ["와/과", "을/를"]):
+        readings.append({"companion": companion, "place": place, "objects": rest})
+    if not companion and not place and rest_particles == ["와/과", "을/를"]:
+        readings.append({"companion": rest[:1], "place": [], "objects": rest[1:]})
+    if not companion and not place and rest_particles == ["와/과"]:
+        readings.append({"companion": rest, "place": [], "objects": []})
+    if not readings:
+        position = phrases[min(k, len(phrases) - 1)][3]
+        expected = " · ".join(["X와/과", "X(으)로 | X에서", "(X와/과) X을/를"])
+        raise _fault("order", position, words,
+                     f"주어와 동사 사이 명사들의 조사 순서가 이 문법의 순서({expected})가 아닙니다: {particles}",
+                     f"the particles of the nouns between subject and verb are not in the grammar's order "
+                     f"(companion 와/과 · place (으)로 or 에서 · (X와/과) object 을/를): {particles}")
+    return readings
+
+
+def _check_clause(verb: lx.Verb, tense: str, subject: _Read, time: str | None, roles: dict[str, list[_Read]],
+                  words: Sequence[str]) -> None:
+    """Raise the first way in which the clause is not one the grammar draws (``sample_clause``'s rules)."""
+    def fail(at: _Read | None, ko: str, en: str) -> KoreanReadError:
+        return _fault("selection", None if at is None else at[3], words, ko, en)
+
+    for noun, adjective, _, position in (subject, *roles["companion"], *roles["place"], *roles["objects"]):
+        if adjective is not None and adjective not in noun.adjectives:
+            raise _fault("selection", position - 1, words, f"형용사 {lx.ADJECTIVES[adjective]}은(는) "
+                         f"{noun.ko}에 쓰지 않습니다", f"the adjective {adjective!r} does not go with {noun.en!r}")
+    if subject[0].kind != "person":
+        raise fail(subject, "주어는 사람이어야 합니다", "the subject must be a person")
+    objects, place, companion = roles["objects"], roles["place"], roles["companion"]
+    if verb.frame == "object":
+        if not objects:
+            raise _fault("missing", None, words, f"{verb.ko[0]}에는 목적어(을/를)가 필요합니다",
+                         f"{verb.en[0]!r} needs an object (을/를)")
+        for phrase in objects:
+            if phrase[0].en not in verb.nouns:
+                raise fail(phrase, f"{phrase[0].ko}은(는) {verb.ko[0]}의 목적어가 될 수 없습니다",
+                           f"{phrase[0].en!r} cannot be the object of {verb.en[0]!r}")
+    elif objects:
+        raise fail(objects[0], f"{verb.ko[0]}은(는) 목적어를 받지 않습니다", f"{verb.en[0]!r} takes no object")
+    if len({phrase[0].en for phrase in (subject, *objects, *companion)}) != 1 + len(objects) + len(companion):
+        raise fail(None, "한 문장에 같은 사람이나 물건이 두 번 나옵니다", "the same noun plays two parts")
+    if verb.frame == "destination" and not place:
+        raise _fault("missing", None, words, f"{verb.ko[0]}에는 목적지(으로/로)가 필요합니다",
+                     f"{verb.en[0]!r} needs a destination ((으)로)")
+    for phrase in place:
+        wanted = "(으)로" if verb.frame == "destination" else lx.LOCATIVE
+        if phrase[2] != wanted:
+            raise fail(phrase, f"{verb.ko[0]}의 장소에는 {wanted}이(가) 붙습니다",
+                       f"the place of {verb.en[0]!r} takes {wanted}")
+        if phrase[0].kind != "place" or (verb.frame != "object" and phrase[0].en not in verb.nouns):
+            raise fail(phrase, f"{phrase[0].ko}은(는) {verb.ko[0]}의 장소가 될 수 없습니다",
+                       f"{phrase[0].en!r} cannot be the place of {verb.en[0]!r}")
+    for phrase in companion:
+        if phrase[0].kind != "person" or not verb.companion or len(objects) > 1:
+            raise fail(phrase, f"{phrase[0].ko}와/과 함께는 이 문장에 올 수 없습니다",
+                       f"'with {phrase[0].en}' cannot be part of this clause")
+    if time is not None and tense not in lx.TIME_WORDS[time][1]:
+        raise _fault("tense", None, words, f"{lx.TIME_WORDS[time][0]}와(과) 동사의 시제가 맞지 않습니다",
+                     f"{time!r} does not agree with the verb's tense ({tense})")
+
+
+def _read_korean_clause(eojeols: Sequence[Eojeol], i: int, words: Sequence[str]) -> tuple[Clause, int, bool]:
+    """One clause from index i: (the clause, the index after it, whether -고 joins another clause to it)."""
+    phrases, j = _read_korean_phrases(eojeols, i, words)
+    time = None
+    if phrases and j < len(eojeols) and eojeols[j].pos == "time" and len(phrases) == 1:
+        time = _TIME_BY_KO[eojeols[j].text]
+        more, j = _read_korean_phrases(eojeols, j + 1, words)
+        phrases += more
+    if not phrases or phrases[0][2] not in ("은/는", "이/가"):
+        raise _fault("order", i, words, "절은 주어(은/는, 이/가)로 시작해야 합니다",
+                     "a clause must start with its subject (은/는 or 이/가)")
+    subject, rest = phrases[0], phrases[1:]
+    for phrase in rest:
+        if phrase[2] in ("은/는", "이/가"):
+            raise _fault("order", phrase[3], words, "주어는 절에 하나뿐이고 맨 앞에 옵니다",
+                         "a clause has one subject, and it comes first")
+    adverb = None
+    if j < len(eojeols) and eojeols[j].pos == "adverb":
+        adverb = _ADVERB_BY_KO[eojeols[j].text]
+        j += 1
+    if j >= len(eojeols) or eojeols[j].pos != "verb":
+        found_ko, found_en = ("문장이 끝났습니다", "the sentence ended") if j >= len(eojeols) else \
+            ("다른 낱말이 있습니다", "another word is there")
+        raise _fault("missing" if j >= len(eojeols) or eojeols[j].pos == "bound" else "order", j, words,
+                     f"동사가 와야 할 자리인데 {found_ko}", f"the verb should come here, but {found_en}")
+    verb, slot = _VERB_FORMS[eojeols[j].text]
+    tense, j = _SLOT_TENSE[slot], j + 1
+    if slot == 4:  # 읽을 것이다 / 읽을 것이고
+        if j >= len(eojeols) or eojeols[j].text not in (lx.FUTURE, lx.FUTURE_AND):
+            raise _fault("missing", j, words, f"미래형 {eojeols[j - 1].text} 뒤에는 {lx.FUTURE}가 와야 합니다",
+                         f"the future form {eojeols[j - 1].text} must be followed by {lx.FUTURE}")
+        joined, j = eojeols[j].text == lx.FUTURE_AND, j + 1
+    else:
+        joined = slot in (1, 3)
+    if not joined and j < len(eojeols):
+        raise _fault("order", j, words, "동사 뒤에 낱말이 더 있습니다 (한국어 동사는 절 끝에 옵니다)",
+                     "there are words after the verb (a Korean verb ends its clause)")
+    if joined and j >= len(eojeols):
+        raise _fault("missing", j, words, "-고로 이어진 다음 절이 없습니다", "-고 joins a clause that never comes")
+    fault = None
+    for roles in _korean_roles(verb, rest, words):
+        try:
+            _check_clause(verb, tense, subject, time, roles, words)
+        except KoreanReadError as error:
+            fault = fault or error
+            continue
+        noun, adjective, particle, _ = subject
+        subject_phrase = _first_mention(noun, adjective) if particle == "이/가" else Phrase(noun, "the", adjective)
+        places, companions, objects = ([_first_mention(n, a) for n, a, _, _ in roles[role]]
+                                       for role in ("place", "companion", "objects"))
+        clause = Clause(subject_phrase, verb, tense, tuple(objects), places[0] if places else None,
+                        companions[0] if companions else None, adverb, time)
+        return clause, j, joined
+    raise fault
+
+
+def parse_korean(words: Sequence[str]) -> tuple[Clause, ...]:
+    """The clauses whose Korean the grammar writes as exactly ``words`` (eojeols), or a :class:`KoreanReadError`.
+
+    The inverse of :func:`render_eojeols` on the Korean side: ``render_eojeols(parse_korean(w))``
+    writes ``w`` again, for every sentence the grammar writes and for no other sequence. The error's
+    ``kind`` says what is wrong first: a word the grammar does not have ("unknown word"), a particle form
+    that disagrees with its noun (학생는, "particle form"), words out of order, a missing verb, object or
+    particle ("missing"), words that do not go together (책을 마셨다, "selection"), a time word against
+    the tense (내일 … 읽었다, "tense"), or the idiom 천천히 하세요, which is no clause ("not a clause").
+    """
+    words = _checked_words(words)
+    if not words:
+        raise _fault("missing", None, words, "빈 문장입니다", "the sentence is empty")
+    if words == lx.IDIOM_KO:
+        raise _fault("not a clause", None, words, "관용구 '천천히 하세요'는 절이 아닙니다",
+                     "the idiom 'take your time' is not a clause")
+    eojeols = []
+    for position, word in enumerate(words):
+        eojeol = analyse_eojeol(word)
+        if eojeol is None:
+            raise _fault("unknown word", position, words, "이 문법에 없는 어절입니다 "
+                         "(attnbook.data.korean_words()에 있습니다)",
+                         "the grammar has no such eojeol (they are in attnbook.data.korean_words())")
+        eojeols.append(eojeol)
+    for form in particle_forms(words):
+        if not form.agrees:
+            raise _fault("particle form", form.position, words,
+                         f"{form.eojeol.stem} 뒤에는 {form.eojeol.ending}이(가) 아니라 {form.right}이(가) 와야 합니다",
+                         f"{form.eojeol.stem} takes {form.right}, not {form.eojeol.ending}")
+    clauses, i, joined = [], 0, True
+    while joined:
+        clause, i, joined = _read_korean_clause(eojeols, i, words)
+        clauses.append(clause)
+    if render_eojeols(clauses)[0].ko != words:  # a safety net: what was read must write the same words
+        raise _fault("order", None, words, "이 문법은 이 절을 다르게 씁니다",
+                     "the grammar writes these clauses differently")
+    return tuple(clauses)
