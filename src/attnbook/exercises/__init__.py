@@ -17,6 +17,13 @@ from attnbook.exercises.bert import (
 )
 from attnbook.exercises.checking import EXERCISES, ExerciseFailed
 from attnbook.exercises.getting_started import check_softmax
+from attnbook.exercises.gpt import (
+    check_attend_with_cache,
+    check_copy_model_perplexity,
+    check_padded_next_token_loss,
+    check_top_k_probabilities,
+    check_top_p_probabilities,
+)
 from attnbook.exercises.multi_head import check_attention_cost, check_head_contributions
 from attnbook.exercises.query_key_value import (
     check_masked_attention,
@@ -39,8 +46,10 @@ __all__ = [
     "EXERCISES",
     "ExerciseFailed",
     "check_additive_scores",
+    "check_attend_with_cache",
     "check_attention_cost",
     "check_beam_search",
+    "check_copy_model_perplexity",
     "check_decoder_masks",
     "check_encode_word",
     "check_greedy",
@@ -53,10 +62,13 @@ __all__ = [
     "check_mlm_loss",
     "check_nsp_pairs",
     "check_padded_cross_entropy",
+    "check_padded_next_token_loss",
     "check_predict_masking",
     "check_score_variance",
     "check_self_attention_mask",
     "check_softmax",
     "check_to_jamo",
+    "check_top_k_probabilities",
+    "check_top_p_probabilities",
     "check_transformer_parameter_count",
 ]
