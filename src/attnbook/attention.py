@@ -171,6 +171,15 @@ class MultiHeadAttention(nn.Module):
         q = F.linear(query, W_Q, b_Q).view(B, T, H, Dh).transpose(1, 2)  # Q W^Q, split: (B, H, T, Dh)
         k = F.linear(key, W_K, b_K).view(B, S, H, Dh).transpose(1, 2)  # K W^K: (B, H, S, Dh)
         v = F.linear(value, W_V, b_V).view(B, S, H, Dh).transpose(1, 2)  # V W^V: (B, H, S, Dh)
+        return self.attend(q, k, v, mask, need_weights=need_weights)  # (B, T, D), (B, H, T, S)
+
+    def attend(self, q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, *,
+               need_weights: bool = True) -> tuple[Tensor, Tensor | None]:
+        """The heads from projected q (B, H, T, Dh), k and v (B, H, S, Dh), concatenated and through W^O.
+
+        With ``need_weights=False`` PyTorch's fused kernel computes the heads and the weights are None.
+        """
+        B, _, T, _ = q.shape
         dropout_p = self.dropout if self.training else 0.0
         if need_weights:
             heads, weights = scaled_dot_product_attention(q, k, v, mask, dropout_p=dropout_p)  # (B, H, T, Dh)

@@ -66,7 +66,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from attnbook.attention import MultiHeadAttention, causal_mask, scaled_dot_product_attention
+from attnbook.attention import MultiHeadAttention, causal_mask
 from attnbook.language import text
 from attnbook.sampling import filter_logits, greedy, sample
 from attnbook.transformer import EncoderLayer
@@ -261,14 +261,8 @@ class CausalSelfAttention(MultiHeadAttention):
         if past is not None:
             k = torch.cat([past[0], k], dim=2)  # (B, H, S, Dh)
             v = torch.cat([past[1], v], dim=2)
-        dropout_p = self.dropout if self.training else 0.0
-        if need_weights:
-            heads, weights = scaled_dot_product_attention(q, k, v, mask, dropout_p=dropout_p)  # (B, H, T, Dh)
-        else:
-            heads = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)  # (B, H, T, Dh)
-            weights = None
-        concat = heads.transpose(1, 2).reshape(B, T, D)  # Concat(head_1..head_h): (B, T, D)
-        return self.out_proj(concat), weights, (k, v)
+        out, weights = self.attend(q, k, v, mask, need_weights=need_weights)  # chapter 5's heads and W^O
+        return out, weights, (k, v)
 
 
 class GPTBlock(EncoderLayer):

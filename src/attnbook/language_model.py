@@ -100,13 +100,8 @@ def judge(words: Sequence[str] | str) -> Judgement:
 # ------------------------------------------------------------------------------------------------------------- data
 
 @functools.lru_cache(maxsize=4)
-def _documents(documents: int, seed: int) -> tuple[Document, ...]:
-    return tuple(corpus.generate_documents(documents, seed=seed))
-
-
-@functools.lru_cache(maxsize=4)
 def _tokenizer(documents: int, held_out: int, seed: int) -> WordPiece:
-    train = _documents(documents, seed)[:documents - held_out]
+    train = corpus.shared_documents(documents, seed)[:documents - held_out]
     return learn_wordpiece(corpus.word_counts(train), corpus.VOCAB_SIZE + 2, special_tokens=(*SPECIAL_TOKENS, BOS, EOS))
 
 
@@ -114,7 +109,7 @@ def _tokenizer(documents: int, held_out: int, seed: int) -> WordPiece:
 def _rows(documents: int, held_out: int, seed: int, part: str) -> tuple[Tensor, Tensor]:
     """Every sentence of the training (or test) documents as ``<bos> … <eos>``, right-padded: ids (N, T), lengths."""
     tokenizer = _tokenizer(documents, held_out, seed)
-    every = _documents(documents, seed)
+    every = corpus.shared_documents(documents, seed)
     chosen = every[:documents - held_out] if part == "train" else every[documents - held_out:]
     bos, eos = tokenizer.token_to_id(BOS), tokenizer.token_to_id(EOS)
     rows = [[bos, *tokenizer.encode(sentence.text), eos] for sentence in corpus.sentences_of(chosen)]
@@ -163,11 +158,11 @@ class CausalLMTraining:
 
     @property
     def train_documents(self) -> tuple[Document, ...]:
-        return _documents(self.documents, self.seed)[:self.documents - self.held_out]
+        return corpus.shared_documents(self.documents, self.seed)[:self.documents - self.held_out]
 
     @property
     def test_documents(self) -> tuple[Document, ...]:
-        return _documents(self.documents, self.seed)[self.documents - self.held_out:]
+        return corpus.shared_documents(self.documents, self.seed)[self.documents - self.held_out:]
 
     def train_sentences(self) -> list[Sentence]:
         return corpus.sentences_of(self.train_documents)

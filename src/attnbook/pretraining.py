@@ -86,15 +86,10 @@ def pad_rows(rows: Sequence[tuple[list[int], list[int]]]) -> BertInputs:
     return BertInputs(input_ids, token_types, input_ids != PAD_ID, input_ids <= MASK_ID)
 
 
-@functools.lru_cache(maxsize=4)
-def _documents(documents: int, seed: int) -> tuple[Document, ...]:
-    return tuple(corpus.generate_documents(documents, seed=seed))
-
-
 @functools.lru_cache(maxsize=32)
 def _epoch_tensors(documents: int, held_out: int, seed: int, epoch: int) -> tuple[Tensor, Tensor, Tensor]:
     """One epoch of NSP pairs from the training documents, encoded: ids and token types (N, T), labels (N,)."""
-    train_documents = _documents(documents, seed)[:documents - held_out]
+    train_documents = corpus.shared_documents(documents, seed)[:documents - held_out]
     pairs = corpus.nsp_pairs(train_documents, seed=seed * 1000 + epoch)
     encoded = _encoded_sentences(documents, held_out, seed)
     rows = []
@@ -110,12 +105,13 @@ def _encoded_sentences(documents: int, held_out: int, seed: int) -> dict[str, li
     """Each training sentence's token ids, encoded once for every epoch (what ``encode_pair`` puts between specials)."""
     tokenizer = _tokenizer(documents, held_out, seed)
     return {sentence.text: tokenizer.encode(sentence.text)
-            for document in _documents(documents, seed)[:documents - held_out] for sentence in document.sentences}
+            for document in corpus.shared_documents(documents, seed)[:documents - held_out]
+            for sentence in document.sentences}
 
 
 @functools.lru_cache(maxsize=4)
 def _tokenizer(documents: int, held_out: int, seed: int) -> WordPiece:
-    return corpus.train_wordpiece(_documents(documents, seed)[:documents - held_out])
+    return corpus.train_wordpiece(corpus.shared_documents(documents, seed)[:documents - held_out])
 
 
 def _is_int(value: object) -> bool:
@@ -161,11 +157,11 @@ class BertPretraining:
 
     @property
     def train_documents(self) -> tuple[Document, ...]:
-        return _documents(self.documents, self.seed)[:self.documents - self.held_out]
+        return corpus.shared_documents(self.documents, self.seed)[:self.documents - self.held_out]
 
     @property
     def test_documents(self) -> tuple[Document, ...]:
-        return _documents(self.documents, self.seed)[self.documents - self.held_out:]
+        return corpus.shared_documents(self.documents, self.seed)[self.documents - self.held_out:]
 
     @property
     def tokenizer(self) -> WordPiece:

@@ -68,6 +68,7 @@ can be broken down (particle pieces, function and content words).
 
 from __future__ import annotations
 
+import functools
 import gc
 import random
 from collections import Counter
@@ -309,6 +310,13 @@ def generate_documents(n: int, *, seed: int, sentences: tuple[int, int] = SENTEN
     rng = random.Random(f"stories/{seed}")
     with _no_garbage_collection():
         return [_document(rng, rng.randint(*bounds)) for _ in range(n)]
+
+
+@functools.lru_cache(maxsize=4)
+def shared_documents(n: int, seed: int) -> tuple[Document, ...]:
+    """``generate_documents(n, seed=seed)`` as a tuple, written once per process: chapter 7's BERT and chapter 8's
+    GPT train on the same stories, and a chapter that uses both should not write them twice."""
+    return tuple(generate_documents(n, seed=seed))
 
 
 @contextmanager
