@@ -1,7 +1,10 @@
 """Corruption functions: what a pretraining objective does to a text before the model reads it.
 
 One function per paper, named after it. Chapter 7 has BERT's masking (Devlin et al., 2019, §3.1
-"Task #1: Masked LM" and Appendix A.1); chapter 9 adds BART's noising and T5's span corruption.
+"Task #1: Masked LM" and Appendix A.1); chapter 9 adds BART's five noising functions (Lewis et al.,
+2020, §2.2, with fairseq's ``denoising_dataset.py`` for the details) and T5's span corruption (Raffel
+et al., 2020, §3.1.4 and §3.7, with T5's ``preprocessors.py``), each rule stated at its function below
+BERT's part, with where our choice and the reference code differ.
 
 BERT's masking, precisely:
 
@@ -32,6 +35,7 @@ Shapes: B batch · T positions · V vocabulary.
 
 from __future__ import annotations
 
+import itertools
 import math
 import numbers
 import unicodedata
@@ -317,3 +321,483 @@ def compare_with_collator(input_ids: Tensor, tokenizer: Any, *, draws: int = 100
         vocab_size=vocab_size,
         num_special=len(specials),
     )
+
+
+# --- chapter 9: BART's noising (Lewis et al., 2020, §2.2) -------------------------------------------------
+#
+# Every function below takes a plain token sequence (a list or tuple of ints or of strings: they never
+# look inside a token, they only compare tokens for equality) and a ``torch.Generator``, and returns plain
+# Python lists inside a frozen dataclass that records what was hidden and where. The deterministic cores
+# (``infill_spans``, ``span_corruption_from_mask``) take the spans or the mask from the caller, so a test
+# or an exercise can fix them. None of them adds BOS or EOS: the caller's tokenizer does.
+
+Token = Any  # an int id or a string piece; only compared for equality
+
+
+@dataclass(frozen=True)
+class TokenMasking:
+    """BART's token masking: ``inputs`` is the text with the tokens at ``positions`` replaced by the mask."""
+
+    inputs: list  # same length as the original
+    positions: tuple[int, ...]  # sorted indices of the masked tokens
+
+
+@dataclass(frozen=True)
+class TokenDeletion:
+    """BART's token deletion: ``inputs`` is the text without the tokens at ``positions`` (original indices)."""
+
+    inputs: list  # shorter by len(positions)
+    positions: tuple[int, ...]  # sorted indices, in the original, of the deleted tokens
+
+
+@dataclass(frozen=True)
+class TextInfilling:
+    """BART's text infilling: each span of the original became one mask in ``inputs``.
+
+    ``spans[k] = (start, length)`` in the original's indices (length 0: a mask inserted before
+    ``tokens[start]``), ``hidden[k]`` the tokens that span removed, ``mask_positions[k]`` the index of
+    its mask in ``inputs``. BART's target is the whole original text.
+    """
+
+    inputs: list
+    spans: tuple[tuple[int, int], ...]
+    hidden: tuple[tuple, ...]
+    mask_positions: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class SentencePermutation:
+    """BART's sentence permutation: ``inputs[i]`` is the original sentence ``order[i]``."""
+
+    inputs: list  # a list of sentences (token lists)
+    order: tuple[int, ...]
+
+    @property
+    def tokens(self) -> list:
+        """The permuted document as one token list."""
+        return [token for sentence in self.inputs for token in sentence]
+
+
+@dataclass(frozen=True)
+class DocumentRotation:
+    """BART's document rotation: ``inputs`` starts at the original's token ``start`` and wraps around."""
+
+    inputs: list
+    start: int
+
+
+def _check_tokens(tokens: Any, name: str = "tokens", *, allow_empty: bool = False) -> list:
+    if isinstance(tokens, (str, bytes)) or not isinstance(tokens, (list, tuple)):
+        raise ValueError(text(f"{name}은(는) 토큰의 리스트나 튜플이어야 합니다: {type(tokens).__name__}",
+                              f"{name} must be a list or tuple of tokens, got {type(tokens).__name__}"))
+    if not tokens and not allow_empty:
+        raise ValueError(text(f"{name}이(가) 비어 있습니다: 망가뜨릴 토큰이 하나 이상 필요합니다",
+                              f"{name} is empty: there must be at least one token to corrupt"))
+    return list(tokens)
+
+
+def _check_generator(generator: Any) -> None:
+    if not isinstance(generator, torch.Generator):
+        raise ValueError(text(
+            f"generator는 torch.Generator여야 합니다 (예: torch.Generator().manual_seed(0)): "
+            f"{type(generator).__name__}",
+            f"generator must be a torch.Generator (e.g. torch.Generator().manual_seed(0)), got "
+            f"{type(generator).__name__}"))
+
+
+def _check_rate(rate: Any, name: str, paper: str) -> None:
+    if not _is_real(rate) or not 0 <= rate <= 1:
+        raise ValueError(text(f"{name}는 0 이상 1 이하의 수여야 합니다 ({paper}): {rate!r}",
+                              f"{name} must be a number in [0, 1] ({paper}), got {rate!r}"))
+
+
+def _check_no_clash(tokens: list, special: Any, what: str) -> None:
+    """A special token already in the text would make the corruption ambiguous to undo."""
+    if any(token == special for token in tokens):
+        raise ValueError(text(
+            f"텍스트에 {what} 토큰 {special!r}이(가) 이미 들어 있습니다: 어디를 가렸는지 알 수 없게 됩니다",
+            f"the text already contains the {what} token {special!r}: what was hidden could not be told apart"))
+
+
+def _budget(length: int, rate: float) -> int:
+    """fairseq's count: ceil(length · rate) (``denoising_dataset.py``), rate 0 giving 0."""
+    return min(length, math.ceil(length * rate))
+
+
+def _sample(count: int, population: int, generator: torch.Generator) -> list[int]:
+    """``count`` distinct indices of range(population), uniformly, sorted."""
+    return sorted(torch.randperm(population, generator=generator)[:count].tolist())
+
+
+def token_masking(tokens: Sequence[Token], *, mask: Token, rate: float, generator: torch.Generator) -> TokenMasking:
+    """BART's token masking (§2.2): random tokens are replaced by the mask, as in BERT.
+
+    Exactly ``ceil(rate · len(tokens))`` distinct positions, uniformly at random (fairseq's count; BERT's
+    80/10/10 split is not applied, and fairseq's optional ``--mask-random`` share is left out).
+    """
+    tokens = _check_tokens(tokens)
+    _check_rate(rate, "rate", "BART")
+    _check_generator(generator)
+    _check_no_clash(tokens, mask, "mask")
+    positions = _sample(_budget(len(tokens), rate), len(tokens), generator)
+    inputs = list(tokens)
+    for i in positions:
+        inputs[i] = mask
+    return TokenMasking(inputs=inputs, positions=tuple(positions))
+
+
+def token_deletion(tokens: Sequence[Token], *, rate: float, generator: torch.Generator) -> TokenDeletion:
+    """BART's token deletion (§2.2): random tokens are removed; the model must find where they were.
+
+    Exactly ``ceil(rate · len(tokens))`` distinct positions, uniformly at random (fairseq's count).
+    """
+    tokens = _check_tokens(tokens)
+    _check_rate(rate, "rate", "BART")
+    _check_generator(generator)
+    positions = _sample(_budget(len(tokens), rate), len(tokens), generator)
+    gone = set(positions)
+    return TokenDeletion(inputs=[t for i, t in enumerate(tokens) if i not in gone], positions=tuple(positions))
+
+
+def infill_spans(tokens: Sequence[Token], spans: Sequence[tuple[int, int]], *, mask: Token) -> TextInfilling:
+    """Replace each span ``(start, length)`` of ``tokens`` by ONE mask; a 0-length span inserts one mask.
+
+    Deterministic core of :func:`text_infilling`. ``spans`` must be sorted and must not overlap
+    (``start_{k+1} ≥ start_k + length_k``); 0 ≤ start ≤ len(tokens) (start = len(tokens) with length 0
+    appends a mask). Adjacent spans give adjacent masks.
+    """
+    tokens = _check_tokens(tokens, allow_empty=True)
+    _check_no_clash(tokens, mask, "mask")
+    if isinstance(spans, (str, bytes)) or not isinstance(spans, Sequence):
+        raise ValueError(text(f"spans는 (start, length) 쌍의 리스트여야 합니다: {spans!r}",
+                              f"spans must be a list of (start, length) pairs, got {spans!r}"))
+    end = 0
+    for span in spans:
+        ok = isinstance(span, (tuple, list)) and len(span) == 2 and all(_is_int(v) for v in span)
+        if not ok or span[0] < end or span[1] < 0 or span[0] + span[1] > len(tokens):
+            raise ValueError(text(
+                f"span {span!r}이(가) 잘못되었습니다: 구간은 (start, length) 정수 쌍으로, 정렬되고 겹치지 않으며 "
+                f"텍스트(길이 {len(tokens)}) 안에 있어야 합니다",
+                f"bad span {span!r}: spans are (start, length) integer pairs, sorted, not overlapping, inside the "
+                f"text (length {len(tokens)})"))
+        end = span[0] + span[1]
+    inputs: list = []
+    hidden, mask_positions = [], []
+    i = 0
+    for start, length in spans:
+        inputs.extend(tokens[i:start])
+        mask_positions.append(len(inputs))
+        inputs.append(mask)
+        hidden.append(tuple(tokens[start:start + length]))
+        i = start + length
+    inputs.extend(tokens[i:])
+    return TextInfilling(inputs=inputs, spans=tuple((int(s), int(n)) for s, n in spans), hidden=tuple(hidden),
+                         mask_positions=tuple(mask_positions))
+
+
+def poisson_span_lengths(budget: int, *, poisson_lambda: float, generator: torch.Generator) -> list[int]:
+    """Span lengths ~ Poisson(λ), drawn until they cover ``budget`` tokens, the last one cut to fit (fairseq).
+
+    The lengths sum to exactly ``budget``; zeros (probability e^-λ, 5 % for λ = 3) are kept: each
+    becomes an inserted mask.
+    """
+    lengths: list[int] = []
+    rate = torch.tensor([float(poisson_lambda)])
+    total = 0
+    while total < budget:
+        lengths.append(int(torch.poisson(rate, generator=generator).item()))
+        total += lengths[-1]
+    if lengths:
+        lengths[-1] -= total - budget
+    return lengths
+
+
+def text_infilling(tokens: Sequence[Token], *, mask: Token, rate: float = 0.3, poisson_lambda: float = 3.0,
+                   generator: torch.Generator) -> TextInfilling:
+    """BART's text infilling (§2.2; 30 % masking, §5.1): spans with Poisson(λ) lengths, each → ONE mask.
+
+    1. The budget is ``ceil(rate · len(tokens))`` tokens (fairseq counts *words*, i.e. word starts, and
+       spans run over whole words; we have no word boundaries, so we count and span tokens).
+    2. Span lengths are drawn from Poisson(λ = 3) until they cover the budget, the last one cut so the
+       total is exactly the budget (fairseq); 0-length spans insert one mask.
+    3. The spans are laid out without overlap, every arrangement of the kept tokens and the spans (in
+       a random order) equally likely. fairseq instead draws distinct start positions and lets a span
+       run into the next one (they merge under one mask, so fewer than the budget may be masked) and
+       puts the 0-length insertions at separate random positions; we keep the spans apart so that the
+       budget is exact and every mask stands for exactly one recorded span.
+    """
+    tokens = _check_tokens(tokens)
+    _check_rate(rate, "rate", "BART uses 0.3")
+    if not _is_real(poisson_lambda) or poisson_lambda <= 0:
+        raise ValueError(text(f"poisson_lambda는 양수여야 합니다 (BART는 3): {poisson_lambda!r}",
+                              f"poisson_lambda must be positive (BART uses 3), got {poisson_lambda!r}"))
+    _check_generator(generator)
+    _check_no_clash(tokens, mask, "mask")
+    lengths = poisson_span_lengths(_budget(len(tokens), rate), poisson_lambda=poisson_lambda, generator=generator)
+    kept = len(tokens) - sum(lengths)
+    order = torch.randperm(len(lengths), generator=generator).tolist()  # the spans in random order
+    slots = set(_sample(len(lengths), kept + len(lengths), generator))  # where, among kept tokens, spans go
+    spans, position, k = [], 0, 0
+    for slot in range(kept + len(lengths)):
+        if slot in slots:
+            length = lengths[order[k]]
+            spans.append((position, length))
+            position, k = position + length, k + 1
+        else:
+            position += 1
+    return infill_spans(tokens, spans, mask=mask)
+
+
+def sentence_permutation(sentences: Sequence[Sequence[Token]], *, generator: torch.Generator) -> SentencePermutation:
+    """BART's sentence permutation (§2.2): the document's sentences shuffled in a uniformly random order.
+
+    Whole sentences move; none is cut. fairseq finds the sentences by full stops inside one token
+    sequence; here the caller gives them split.
+    """
+    if isinstance(sentences, (str, bytes)) or not isinstance(sentences, Sequence) or not sentences:
+        raise ValueError(text("sentences는 문장(토큰 리스트)의 비어 있지 않은 리스트여야 합니다",
+                              "sentences must be a non-empty list of sentences (token lists)"))
+    sentences = [_check_tokens(s, "sentence", allow_empty=True) for s in sentences]
+    _check_generator(generator)
+    order = torch.randperm(len(sentences), generator=generator).tolist()
+    return SentencePermutation(inputs=[list(sentences[i]) for i in order], order=tuple(order))
+
+
+def document_rotation(tokens: Sequence[Token], *, generator: torch.Generator) -> DocumentRotation:
+    """BART's document rotation (§2.2): a token chosen uniformly becomes the first; the rest wraps around.
+
+    Every start is equally likely, the original start included (as in fairseq's ``add_rolling_noise``,
+    which rotates the text between BOS and EOS).
+    """
+    tokens = _check_tokens(tokens)
+    _check_generator(generator)
+    start = int(torch.randint(len(tokens), (1,), generator=generator).item())
+    return DocumentRotation(inputs=tokens[start:] + tokens[:start], start=start)
+
+
+# --- chapter 9: T5's span corruption (Raffel et al., 2020, §3.1.4 and §3.7) ------------------------------
+
+
+@dataclass(frozen=True)
+class SpanCorruption:
+    """T5's span corruption of one text: what the encoder reads, what the decoder must write, and the mask."""
+
+    inputs: list  # kept tokens, each noise span replaced by its sentinel
+    targets: list  # each sentinel followed by the tokens it hid (+ a final sentinel if the text ends kept)
+    noise_mask: list[bool]  # True at the original's hidden tokens
+
+
+def _check_counts_arguments(length: Any, noise_density: Any, mean_span_length: Any) -> None:
+    if not _is_int(length) or length < 2:
+        raise ValueError(text(
+            f"length는 2 이상의 정수여야 합니다: {length!r}. 가릴 토큰과 남길 토큰이 하나씩은 있어야 합니다 "
+            f"(T5의 코드는 길이 1을 2로 셈해 아무것도 가리지 않습니다)",
+            f"length must be an integer of at least 2, got {length!r}: at least one token must be hidden and one "
+            f"kept (T5's code counts a 1-token text as 2 long and hides nothing)"))
+    if not _is_real(noise_density) or not 0 < noise_density < 1:
+        raise ValueError(text(f"noise_density는 0과 1 사이의 수여야 합니다 (T5는 0.15): {noise_density!r}",
+                              f"noise_density must be a number in (0, 1) (T5 uses 0.15), got {noise_density!r}"))
+    if not _is_real(mean_span_length) or mean_span_length < 1:
+        raise ValueError(text(f"mean_span_length는 1 이상의 수여야 합니다 (T5는 3): {mean_span_length!r}",
+                              f"mean_span_length must be a number of at least 1 (T5 uses 3), got "
+                              f"{mean_span_length!r}"))
+
+
+def noise_span_counts(length: int, *, noise_density: float = 0.15, mean_span_length: float = 3.0) -> tuple[int, int]:
+    """How many tokens T5 hides, and in how many spans: exactly as ``random_spans_noise_mask`` computes them.
+
+    num_noise_tokens = round(length · noise_density), clipped to [1, length − 1];
+    num_noise_spans = max(1, round(num_noise_tokens / mean_span_length)).
+
+    Both in float32, rounding half to even, as T5's TensorFlow code does (``tf.round`` on float32).
+    This differs from Python's float64 ``round``, and from 🤗's Flax example (NumPy, float64), at some
+    lengths: 190 · 0.15 is 28.5 in float64 (→ 28) but a hair above 28.5 in float32 (→ 29). Half to
+    even also differs from rounding half up: 30 · 0.15 = 4.5 gives 4, not 5.
+    """
+    _check_counts_arguments(length, noise_density, mean_span_length)
+    import numpy as np  # float32 arithmetic exactly as TensorFlow's
+
+    num_noise_tokens = int(np.round(np.float32(length) * np.float32(noise_density)))
+    num_noise_tokens = min(max(num_noise_tokens, 1), length - 1)
+    num_noise_spans = max(1, int(np.round(np.float32(num_noise_tokens) / np.float32(mean_span_length))))
+    if num_noise_spans > length - num_noise_tokens:
+        raise ValueError(text(
+            f"길이 {length}에서 가린 구간 {num_noise_spans}개 사이에 남길 토큰({length - num_noise_tokens}개)이 "
+            f"모자랍니다: noise_density를 낮추거나 mean_span_length를 늘리세요",
+            f"at length {length} the {length - num_noise_tokens} kept tokens cannot separate {num_noise_spans} noise "
+            f"spans: lower noise_density or raise mean_span_length"))
+    return num_noise_tokens, num_noise_spans
+
+
+def random_segmentation(num_items: int, num_segments: int, *, generator: torch.Generator) -> list[int]:
+    """``num_items`` split into ``num_segments`` non-empty parts, every composition equally likely (T5's
+    ``_random_segmentation``: the segment breaks are a uniform choice of num_segments − 1 of the
+    num_items − 1 gaps)."""
+    if not (_is_int(num_items) and _is_int(num_segments) and 1 <= num_segments <= num_items):
+        raise ValueError(text(f"1 ≤ num_segments({num_segments!r}) ≤ num_items({num_items!r})여야 합니다",
+                              f"need 1 ≤ num_segments ({num_segments!r}) ≤ num_items ({num_items!r})"))
+    breaks = _sample(num_segments - 1, num_items - 1, generator)  # gap g lies after item g
+    edges = [0, *(g + 1 for g in breaks), num_items]
+    return [b - a for a, b in itertools.pairwise(edges)]
+
+
+def random_spans_noise_mask(length: int, *, noise_density: float = 0.15, mean_span_length: float = 3.0,
+                            generator: torch.Generator) -> list[bool]:
+    """T5's noise mask: the counts of :func:`noise_span_counts`, laid out as random interleaved spans.
+
+    The noise tokens are split into num_noise_spans non-empty spans, the kept tokens into as many, each
+    split uniformly at random (:func:`random_segmentation`); the spans alternate kept, noise, kept,
+    noise …, beginning with kept. So the text never begins with noise and ALWAYS ENDS with a noise
+    span. With one span (every length up to 30 at the defaults: round(n/3) = 1 for n ≤ 4 hidden
+    tokens, and 30 · 0.15 = 4.5 rounds to 4) that span is the text's last tokens. Later versions of
+    T5's code added ``random_roll`` (off by default) to rotate the mask; we follow the default, and
+    :func:`pack` is what spreads the noise over the original texts.
+    """
+    _check_generator(generator)
+    num_noise, num_spans = noise_span_counts(length, noise_density=noise_density, mean_span_length=mean_span_length)
+    noise = random_segmentation(num_noise, num_spans, generator=generator)
+    kept = random_segmentation(length - num_noise, num_spans, generator=generator)
+    mask: list[bool] = []
+    for k, n in zip(kept, noise, strict=True):
+        mask += [False] * k + [True] * n
+    return mask
+
+
+def _runs(mask: Sequence[bool]) -> list[tuple[bool, int, int]]:
+    """(is_noise, start, end) for each maximal run of equal values."""
+    runs: list[tuple[bool, int, int]] = []
+    for i, value in enumerate(mask):
+        if runs and runs[-1][0] == value:
+            runs[-1] = (value, runs[-1][1], i + 1)
+        else:
+            runs.append((bool(value), i, i + 1))
+    return runs
+
+
+def _check_sentinels(sentinels: Any) -> list:
+    if isinstance(sentinels, (str, bytes)) or not isinstance(sentinels, Sequence) or not sentinels:
+        raise ValueError(text("sentinels는 센티널 토큰(<extra_id_0>, <extra_id_1>, …)의 비어 있지 않은 리스트여야 "
+                              "합니다",
+                              "sentinels must be a non-empty list of sentinel tokens (<extra_id_0>, <extra_id_1>, …)"))
+    sentinels = list(sentinels)
+    if len(set(sentinels)) != len(sentinels):
+        raise ValueError(text("sentinels에 같은 토큰이 두 번 있습니다: 센티널은 서로 달라야 합니다",
+                              "sentinels holds a token twice: sentinels must be distinct"))
+    return sentinels
+
+
+def span_corruption_from_mask(tokens: Sequence[Token], noise_mask: Sequence[bool], *,
+                              sentinels: Sequence[Token]) -> tuple[list, list]:
+    """T5's inputs and targets for a given noise mask (deterministic).
+
+    inputs: the tokens, each noise span replaced by ONE sentinel, ``sentinels[0]`` (``<extra_id_0>``)
+    first, numbered in order. targets: ``sentinels[k]`` followed by the tokens span k hid, for each k,
+    and one more sentinel at the end exactly when the text ends with a kept span.
+
+    What T5's code does: inputs as above (``noise_span_to_unique_sentinel``); targets by the same
+    function on the inverted mask (``nonnoise_span_to_unique_sentinel``: each *kept* span → one
+    sentinel). When the mask begins with a kept span, as T5's own masks always do, the two agree with
+    the rule above; T5's masks also always end with noise, so T5's targets never carry the final
+    sentinel. The paper's Figure 2 ("Thank you <X> me to your party <Y> week." → "<X> for inviting
+    <Y> last <Z>") ends with a kept word, hence its final <Z>. If a mask began with noise (T5's
+    ``random_roll`` can do that), T5's two functions would misalign: the targets would start with the
+    hidden tokens and put ``sentinels[0]`` after them. We keep the sentinels aligned in every case.
+    EOS is not added here (the caller's tokenizer adds it).
+    """
+    tokens = _check_tokens(tokens, allow_empty=True)
+    sentinels = _check_sentinels(sentinels)
+    if isinstance(noise_mask, (str, bytes)) or not isinstance(noise_mask, Sequence) \
+            or len(noise_mask) != len(tokens) or not all(isinstance(m, (bool, int)) and m in (0, 1)
+                                                          for m in noise_mask):
+        raise ValueError(text(f"noise_mask는 tokens와 길이가 같은({len(tokens)}) 참/거짓 리스트여야 합니다",
+                              f"noise_mask must be a list of booleans as long as tokens ({len(tokens)})"))
+    clash = set(sentinels).intersection(tokens)
+    if clash:
+        raise ValueError(text(f"텍스트에 센티널 {sorted(map(repr, clash))}이(가) 이미 있습니다: 복원할 수 없게 됩니다",
+                              f"the text already contains the sentinels {sorted(map(repr, clash))}: it could not be "
+                              f"restored"))
+    runs = _runs(noise_mask)
+    noise_runs = [run for run in runs if run[0]]
+    needed = len(noise_runs) + (1 if runs and not runs[-1][0] else 0)
+    if needed > len(sentinels):
+        raise ValueError(text(f"센티널이 모자랍니다: 이 마스크에는 {needed}개가 필요한데 {len(sentinels)}개뿐입니다",
+                              f"too few sentinels: this mask needs {needed}, got {len(sentinels)}"))
+    inputs: list = []
+    targets: list = []
+    k = 0
+    for is_noise, start, end in runs:
+        if is_noise:
+            inputs.append(sentinels[k])
+            targets += [sentinels[k], *tokens[start:end]]
+            k += 1
+        else:
+            inputs += tokens[start:end]
+    if runs and not runs[-1][0]:
+        targets.append(sentinels[k])  # the text ends with a kept span: the final sentinel
+    return inputs, targets
+
+
+def t5_span_corruption(tokens: Sequence[Token], *, sentinels: Sequence[Token], noise_density: float = 0.15,
+                       mean_span_length: float = 3.0, generator: torch.Generator) -> SpanCorruption:
+    """T5's span corruption (§3.1.4; span lengths studied in §3.3.4; final objective §3.7).
+
+    The mask of :func:`random_spans_noise_mask`, then :func:`span_corruption_from_mask`. T5 corrupts
+    fixed-length chunks of concatenated texts (:func:`pack`), not single short texts.
+    """
+    tokens = _check_tokens(tokens)
+    mask = random_spans_noise_mask(len(tokens), noise_density=noise_density, mean_span_length=mean_span_length,
+                                   generator=generator)
+    inputs, targets = span_corruption_from_mask(tokens, mask, sentinels=sentinels)
+    return SpanCorruption(inputs=inputs, targets=targets, noise_mask=mask)
+
+
+def restore_spans(inputs: Sequence[Token], targets: Sequence[Token], *, sentinels: Sequence[Token]) -> list:
+    """The original text from T5's inputs and targets: each sentinel in ``inputs`` replaced by what follows
+    the same sentinel in ``targets`` (up to the next sentinel). Inconsistent pairs are refused."""
+    inputs = _check_tokens(inputs, "inputs", allow_empty=True)
+    targets = _check_tokens(targets, "targets", allow_empty=True)
+    sentinels = _check_sentinels(sentinels)
+    index = {s: k for k, s in enumerate(sentinels)}
+    hidden: dict[int, list] = {}
+    current = None
+    for token in targets:
+        if token in index:
+            current = index[token]
+            hidden[current] = []
+        elif current is None:
+            raise ValueError(text("targets가 센티널로 시작하지 않습니다",
+                                  "targets does not begin with a sentinel"))
+        else:
+            hidden[current].append(token)
+    used = [index[t] for t in inputs if t in index]
+    final = [k for k in hidden if k not in used]
+    if used != list(range(len(used))) or final not in ([], [len(used)]) or (final and hidden[final[0]]):
+        raise ValueError(text(
+            "inputs와 targets의 센티널이 맞지 않습니다: inputs는 0번부터 차례로, targets는 같은 센티널들"
+            "(끝에 빈 센티널 하나는 허용)을 담아야 합니다",
+            "the sentinels of inputs and targets do not match: inputs must use them in order from 0, targets the "
+            "same ones (plus at most one empty final sentinel)"))
+    out: list = []
+    for token in inputs:
+        out += hidden[index[token]] if token in index else [token]
+    return out
+
+
+def pack(sequences: Sequence[Sequence[Token]], length: int, *, separator: Sequence[Token] = ()) -> list[list]:
+    """T5's packing: the texts concatenated (``separator`` between them), then cut into ``length``-token chunks.
+
+    As ``reduce_concat_tokens`` (which joins the texts with nothing between them: T5's default here is
+    ``separator=()``) followed by ``split_tokens``: every chunk has ``length`` tokens but the last,
+    which keeps what is left. T5 concatenates 128 documents at a time; here all of them.
+    """
+    if isinstance(sequences, (str, bytes)) or not isinstance(sequences, Sequence):
+        raise ValueError(text("sequences는 토큰 리스트의 리스트여야 합니다",
+                              "sequences must be a list of token lists"))
+    if not _is_int(length) or length < 1:
+        raise ValueError(text(f"length는 1 이상의 정수여야 합니다: {length!r}",
+                              f"length must be a positive integer, got {length!r}"))
+    separator = _check_tokens(separator, "separator", allow_empty=True)
+    stream: list = []
+    for i, sequence in enumerate(sequences):
+        stream += (separator if i else []) + _check_tokens(sequence, "sequence", allow_empty=True)
+    return [stream[i:i + length] for i in range(0, len(stream), length)]

@@ -226,3 +226,77 @@ def explorer(
     for menu in menus.values():
         menu.observe(redraw, names="value")
     return widgets.VBox([widgets.HBox(list(menus.values())), image])
+
+
+def corruption_gallery(
+    sentences: Sequence[Sequence[Any]],
+    *,
+    seed: int = 0,
+    mask: str = "<mask>",
+    sentinels: Sequence[str] | None = None,
+    interactive: bool = False,
+    seeds: Sequence[int] = tuple(range(10)),
+    figsize: tuple[float, float] = (11.0, 4.2),
+):
+    """One text under each corruption of chapter 9, a row each: BART's five noisings and T5's span corruption.
+
+    ``sentences`` is the text as sentences of tokens (sentence permutation needs them; the others see
+    them joined). Masks and sentinels are drawn in red, the token a rotation starts at in blue. Returns
+    a Figure drawn with ``seed``; with ``interactive=True`` an ipywidget whose slider picks the seed
+    among ``seeds`` (the Figure is its static counterpart). Hangul needs :func:`use_korean_font`
+    (``attnbook.setup`` calls it).
+    """
+    from attnbook import corruption as c
+
+    if isinstance(sentences, (str, bytes)) or not sentences or any(isinstance(s, (str, bytes)) for s in sentences):
+        raise ValueError(text("sentences는 문장(토큰 리스트)의 비어 있지 않은 리스트여야 합니다",
+                              "sentences must be a non-empty list of sentences (token lists)"))
+    tokens = [str(t) for sentence in sentences for t in sentence]
+    sentinels = list(sentinels) if sentinels is not None else [f"<extra_id_{k}>" for k in range(100)]
+
+    def rows(value: int) -> list[tuple[str, list[str], set[int], set[int]]]:
+        generator = torch.Generator().manual_seed(value)
+        masked = c.token_masking(tokens, mask=mask, rate=0.15, generator=generator)
+        deleted = c.token_deletion(tokens, rate=0.15, generator=generator)
+        infilled = c.text_infilling(tokens, mask=mask, generator=generator)
+        permuted = c.sentence_permutation([[str(t) for t in s] for s in sentences], generator=generator)
+        rotated = c.document_rotation(tokens, generator=generator)
+        t5 = c.t5_span_corruption(tokens, sentinels=sentinels, generator=generator)
+
+        def marks(seq: list[str], special: set[str]) -> set[int]:
+            return {i for i, t in enumerate(seq) if t in special}
+
+        return [
+            (text("원문", "original"), tokens, set(), set()),
+            (text("토큰 마스킹", "token masking"), masked.inputs, set(masked.positions), set()),
+            (text("토큰 삭제", "token deletion"), deleted.inputs, set(), set()),
+            (text("텍스트 채우기", "text infilling"), infilled.inputs, set(infilled.mask_positions), set()),
+            (text("문장 순서 섞기", "sentence permutation"), permuted.tokens, set(), set()),
+            (text("문서 회전", "document rotation"), rotated.inputs, set(), {0}),
+            (text("T5 입력", "T5 inputs"), t5.inputs, marks(t5.inputs, set(sentinels)), set()),
+            (text("T5 타깃", "T5 targets"), t5.targets, marks(t5.targets, set(sentinels)), set()),
+        ]
+
+    def draw(value: int, ax: Axes) -> None:
+        ax.set_axis_off()
+        table = rows(value)
+        ax.set_title(text(f"한 텍스트를 망가뜨리는 여러 방법 (seed {value})",
+                          f"one text under each corruption (seed {value})"), fontsize=10)
+        for r, (label, seq, red, blue) in enumerate(table):
+            y = 1.0 - (r + 0.5) / len(table)
+            ax.text(0.0, y, label, transform=ax.transAxes, fontsize=9, color="dimgray", va="center")
+            previous = None
+            for i, token in enumerate(seq):  # colour only: NanumGothic has no bold face
+                color = "tab:red" if i in red else "tab:blue" if i in blue else "black"
+                if previous is None:
+                    previous = ax.text(0.2, y, token, transform=ax.transAxes, fontsize=9, va="center", color=color)
+                else:  # placed right after the previous token, whatever its width
+                    previous = ax.annotate(" " + token, xy=(1, 0), xycoords=previous, va="bottom", fontsize=9,
+                                           color=color)
+
+    if interactive:
+        return slider_view(draw, list(seeds), description="seed", initial=seed if seed in seeds else None,
+                           figsize=figsize)
+    fig = Figure(figsize=figsize)
+    draw(seed, fig.subplots())
+    return fig
