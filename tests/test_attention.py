@@ -412,3 +412,39 @@ def test_bad_shapes_are_refused():
             attention(*args)
     with pytest.raises(TypeError, match="bool"):
         attention(x, memory, memory, torch.ones(T, S))
+
+
+# --- T5's options: scale, position bias, head width ------------------------------------------------
+
+
+def test_scale_and_position_bias_change_the_scores_as_documented():
+    generator = torch.Generator().manual_seed(3)
+    q, k, v = (torch.randn(2, 3, n, 5, generator=generator) for n in (4, 6, 6))  # (B, H, T|S, Dk)
+    bias = torch.randn(1, 3, 4, 6, generator=generator)
+    mask = torch.rand(2, 1, 1, 6, generator=generator) > 0.3
+    mask[..., 0] = True
+    out, weights = scaled_dot_product_attention(q, k, v, mask, scale=1.0, position_bias=bias)
+    expected = torch.where(mask, q @ k.transpose(-2, -1) + bias, float("-inf")).softmax(-1)  # no 1/√Dk
+    assert_close(weights, expected)
+    assert_close(out, expected @ v)
+    default, _ = scaled_dot_product_attention(q, k, v, mask)
+    assert_close(scaled_dot_product_attention(q, k, v, mask, scale=5 ** -0.5)[0], default)
+
+
+def test_head_dim_may_differ_from_d_model_over_h_and_the_fused_path_agrees():
+    torch.manual_seed(0)
+    attention = MultiHeadAttention(20, 3, bias=False, head_dim=7, scale=1.0).eval()  # H·Dh = 21 ≠ 20
+    assert attention.in_proj_weight.shape == (63, 20) and attention.out_proj.weight.shape == (20, 21)
+    x, memory = torch.randn(2, 4, 20), torch.randn(2, 6, 20)
+    bias = torch.randn(1, 3, 4, 6)
+    mask = torch.ones(2, 1, 1, 6, dtype=torch.bool)
+    mask[1, ..., 4:] = False
+    out, weights = attention(x, memory, memory, mask, position_bias=bias)
+    fused, none = attention(x, memory, memory, mask, position_bias=bias, need_weights=False)
+    assert out.shape == (2, 4, 20) and weights.shape == (2, 3, 4, 6) and none is None
+    assert_close(fused, out, rtol=1e-5, atol=1e-5)
+    assert weights[1, ..., 4:].abs().max() == 0
+    with pytest.raises(ValueError, match="head_dim"):
+        MultiHeadAttention(20, 3, head_dim=0)
+    with pytest.raises(ValueError, match="scale"):
+        MultiHeadAttention(20, 4, scale=0.0)

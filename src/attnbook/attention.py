@@ -12,6 +12,13 @@ A query that may attend to nothing (its mask row is all False) would get 0/0 = N
 weights. Here such a row gets zero weights and a zero output vector, which is what
 ``torch.nn.functional.scaled_dot_product_attention`` returns too (PyTorch ≥ 2.5);
 ``torch.nn.MultiheadAttention`` returns NaN for it instead.
+
+Two options serve T5 (Raffel et al., 2020, §2.1), whose attention differs from the 2017 one
+in two ways: the scores are not divided by √d_k (``scale=1.0``: T5 folds that factor into
+the initialisation of W^Q), and a learned bias that depends on the relative position of
+query and key is added to every score before the softmax (``position_bias``, a float tensor
+broadcastable to the scores). Its heads may also be narrower or wider than D/H
+(``head_dim``: T5's d_kv, with H·d_kv ≠ D allowed).
 """
 
 from __future__ import annotations
@@ -38,7 +45,8 @@ def masked_softmax(scores: Tensor, mask: Tensor | None) -> Tensor:
 
 
 def scaled_dot_product_attention(
-    q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None, *, dropout_p: float = 0.0
+    q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None, *, dropout_p: float = 0.0,
+    scale: float | None = None, position_bias: Tensor | None = None,
 ) -> tuple[Tensor, Tensor]:
     """Vaswani et al. (2017), eq. (1): Attention(Q, K, V) = softmax(QKᵀ/√d_k) V.
 
@@ -46,10 +54,17 @@ def scaled_dot_product_attention(
     Returns out (..., T, Dv) and the weights (..., T, S). With ``dropout_p`` > 0 the weights
     are dropped out before they average V (as in the paper's training); the returned
     weights are the ones before dropout, so each row still sums to one.
+    ``scale`` replaces 1/√d_k (T5: 1.0); ``position_bias`` (float, broadcastable to
+    (..., T, S)) is added to the scores before the mask and the softmax (T5's relative bias).
     """
     _check_attention_inputs(q, k, v, mask)
-    d_k = q.size(-1)
-    scores = (q / math.sqrt(d_k)) @ k.transpose(-2, -1)  # QKᵀ/√d_k (scaling q costs less): (..., T, S)
+    if scale is None:
+        q = q / math.sqrt(q.size(-1))  # QKᵀ/√d_k (scaling q costs less)
+    elif scale != 1.0:
+        q = q * scale
+    scores = q @ k.transpose(-2, -1)  # (..., T, S)
+    if position_bias is not None:
+        scores = scores + position_bias  # (..., T, S)
     weights = masked_softmax(scores, mask)  # (..., T, S)
     dropped = F.dropout(weights, dropout_p) if dropout_p > 0.0 else weights
     return dropped @ v, weights  # (..., T, Dv), (..., T, S)
@@ -122,13 +137,20 @@ class MultiHeadAttention(nn.Module):
     ``torch.nn.MultiheadAttention(d_model, num_heads, batch_first=True)`` and back. Dropout
     (training only) falls on the attention weights, as in PyTorch; the weights returned are
     those before dropout (PyTorch returns them after).
+
+    For T5: ``head_dim`` sets each head's width Dh (default D/H; then ``in_proj_weight`` is
+    (3·H·Dh, D) and W^O maps H·Dh back to D), ``scale`` replaces 1/√Dh (T5: 1.0), and
+    :meth:`forward` and :meth:`attend` take a ``position_bias`` added to the scores.
     """
 
-    def __init__(self, d_model: int, num_heads: int, dropout: float = 0.0, bias: bool = True) -> None:
+    def __init__(self, d_model: int, num_heads: int, dropout: float = 0.0, bias: bool = True, *,
+                 head_dim: int | None = None, scale: float | None = None) -> None:
         super().__init__()
         _check_positive_int("d_model", d_model)
         _check_positive_int("num_heads", num_heads)
-        if d_model % num_heads != 0:
+        if head_dim is not None:
+            _check_positive_int("head_dim", head_dim)
+        elif d_model % num_heads != 0:
             raise ValueError(text(
                 f"d_model({d_model})은 num_heads({num_heads})로 나누어떨어져야 합니다 "
                 f"(헤드마다 d_model / h 차원)",
@@ -138,11 +160,17 @@ class MultiHeadAttention(nn.Module):
         if not isinstance(dropout, (int, float)) or isinstance(dropout, bool) or not 0.0 <= dropout < 1.0:
             raise ValueError(text(f"dropout은 0 이상 1 미만이어야 합니다. 받은 값: {dropout!r}",
                                   f"dropout must be in [0, 1), got {dropout!r}"))
-        self.d_model, self.num_heads, self.head_dim = d_model, num_heads, d_model // num_heads
+        if scale is not None and (not isinstance(scale, (int, float)) or isinstance(scale, bool) or scale <= 0):
+            raise ValueError(text(f"scale은 None이거나 양수여야 합니다. 받은 값: {scale!r}",
+                                  f"scale must be None or a positive number, got {scale!r}"))
+        self.d_model, self.num_heads = d_model, num_heads
+        self.head_dim = d_model // num_heads if head_dim is None else head_dim
+        self.scale = None if scale is None else float(scale)  # None: 1/√Dh
         self.dropout = float(dropout)
-        self.in_proj_weight = nn.Parameter(torch.empty(3 * d_model, d_model))  # [W^Q; W^K; W^V] (3D, D)
-        self.in_proj_bias = nn.Parameter(torch.empty(3 * d_model)) if bias else None  # (3D,)
-        self.out_proj = nn.Linear(d_model, d_model, bias=bias)  # W^O
+        inner = num_heads * self.head_dim  # H·Dh, = D unless head_dim is given
+        self.in_proj_weight = nn.Parameter(torch.empty(3 * inner, d_model))  # [W^Q; W^K; W^V] (3·H·Dh, D)
+        self.in_proj_bias = nn.Parameter(torch.empty(3 * inner)) if bias else None  # (3·H·Dh,)
+        self.out_proj = nn.Linear(inner, d_model, bias=bias)  # W^O
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -154,13 +182,15 @@ class MultiHeadAttention(nn.Module):
             nn.init.zeros_(self.out_proj.bias)
 
     def forward(
-        self, query: Tensor, key: Tensor, value: Tensor, mask: Tensor | None = None, *, need_weights: bool = True
+        self, query: Tensor, key: Tensor, value: Tensor, mask: Tensor | None = None, *, need_weights: bool = True,
+        position_bias: Tensor | None = None,
     ) -> tuple[Tensor, Tensor | None]:
         """query (B, T, D), key and value (B, S, D), mask bool → out (B, T, D), weights (B, H, T, S).
 
         ``mask`` (True = may attend) may have shape (T, S), (B, T, S), (B, 1, T, S), (B, 1, 1, S)
         or (B, H, T, S). With ``need_weights=False`` the heads are computed by PyTorch's fused
         ``F.scaled_dot_product_attention`` (same numbers, faster) and the weights are None.
+        ``position_bias`` (float, broadcastable to (B, H, T, S)) is added to the scores.
         """
         B, T, S = self._check_inputs(query, key, value)
         mask = self._check_mask(mask, B, T, S)
@@ -171,22 +201,29 @@ class MultiHeadAttention(nn.Module):
         q = F.linear(query, W_Q, b_Q).view(B, T, H, Dh).transpose(1, 2)  # Q W^Q, split: (B, H, T, Dh)
         k = F.linear(key, W_K, b_K).view(B, S, H, Dh).transpose(1, 2)  # K W^K: (B, H, S, Dh)
         v = F.linear(value, W_V, b_V).view(B, S, H, Dh).transpose(1, 2)  # V W^V: (B, H, S, Dh)
-        return self.attend(q, k, v, mask, need_weights=need_weights)  # (B, T, D), (B, H, T, S)
+        return self.attend(q, k, v, mask, need_weights=need_weights,
+                           position_bias=position_bias)  # (B, T, D), (B, H, T, S)
 
     def attend(self, q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, *,
-               need_weights: bool = True) -> tuple[Tensor, Tensor | None]:
+               need_weights: bool = True, position_bias: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
         """The heads from projected q (B, H, T, Dh), k and v (B, H, S, Dh), concatenated and through W^O.
 
         With ``need_weights=False`` PyTorch's fused kernel computes the heads and the weights are None.
+        ``position_bias`` (float, broadcastable to (B, H, T, S)) is added to the scores before the softmax.
         """
         B, _, T, _ = q.shape
         dropout_p = self.dropout if self.training else 0.0
         if need_weights:
-            heads, weights = scaled_dot_product_attention(q, k, v, mask, dropout_p=dropout_p)  # (B, H, T, Dh)
+            heads, weights = scaled_dot_product_attention(q, k, v, mask, dropout_p=dropout_p, scale=self.scale,
+                                                          position_bias=position_bias)  # (B, H, T, Dh)
         else:
-            heads = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)  # (B, H, T, Dh)
+            attn_mask = mask
+            if position_bias is not None:  # the fused kernel takes one mask: a float one adds to the scores
+                attn_mask = position_bias if mask is None else torch.where(mask, position_bias, float("-inf"))
+            heads = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=dropout_p,
+                                                   scale=self.scale)  # (B, H, T, Dh)
             weights = None
-        concat = heads.transpose(1, 2).reshape(B, T, self.d_model)  # Concat(head_1..head_h): (B, T, D)
+        concat = heads.transpose(1, 2).reshape(B, T, -1)  # Concat(head_1..head_h): (B, T, H·Dh)
         return self.out_proj(concat), weights  # (B, T, D), (B, H, T, S)
 
     def _check_inputs(self, query: Tensor, key: Tensor, value: Tensor) -> tuple[int, int, int]:

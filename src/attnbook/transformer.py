@@ -161,19 +161,22 @@ class DecoderLayer(nn.Module):
     """One decoder layer (§3.1): masked self-attention, encoder–decoder attention, feed-forward."""
 
     def __init__(self, d_model: int, num_heads: int, d_ff: int, dropout: float = 0.0, *, norm_first: bool = False,
-                 activation: str = "relu", layer_norm_eps: float = 1e-5) -> None:
+                 activation: str = "relu", layer_norm_eps: float = 1e-5, attention_dropout: float | None = None,
+                 activation_dropout: float | None = None) -> None:
+        """``attention_dropout`` and ``activation_dropout`` default to ``dropout``, as in :class:`EncoderLayer`."""
         super().__init__()
         _check_layer_arguments(d_ff, activation)
         self.norm_first = norm_first
-        self.self_attn = MultiHeadAttention(d_model, num_heads, dropout)
-        self.multihead_attn = MultiHeadAttention(d_model, num_heads, dropout)  # encoder–decoder ("cross")
+        attention_p = dropout if attention_dropout is None else attention_dropout
+        self.self_attn = MultiHeadAttention(d_model, num_heads, attention_p)
+        self.multihead_attn = MultiHeadAttention(d_model, num_heads, attention_p)  # encoder–decoder ("cross")
         self.linear1 = nn.Linear(d_model, d_ff)
         self.linear2 = nn.Linear(d_ff, d_model)
         self.activation = ACTIVATIONS[activation]
         self.norm1 = nn.LayerNorm(d_model, eps=layer_norm_eps)
         self.norm2 = nn.LayerNorm(d_model, eps=layer_norm_eps)
         self.norm3 = nn.LayerNorm(d_model, eps=layer_norm_eps)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = nn.Dropout(dropout if activation_dropout is None else activation_dropout)  # inside the FFN
         self.dropout1 = nn.Dropout(dropout)
         self.dropout2 = nn.Dropout(dropout)
         self.dropout3 = nn.Dropout(dropout)
