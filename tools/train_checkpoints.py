@@ -9,7 +9,8 @@ The chapters cannot spend minutes training, so they load these weights (and trai
 a shortened run live). Each weight file carries the record of its run: the recipe,
 fingerprints of the data, of the order of the batches and of the learning rates,
 every step's loss, and the results on the test sets. The translation models are
-below; chapter 7's BERTs follow the same pattern in ``tools/bert_checkpoints.py``.
+below; chapter 7's BERTs follow the same pattern in ``tools/bert_checkpoints.py``, chapter 9's BART in
+``tools/bart_checkpoints.py`` and its multi-task T5 in ``tools/t5_checkpoints.py``.
 
 Training is deterministic on one machine, but not across machines: float sums
 differ between CPUs (Intel or AMD, AVX-512 or AVX2 kernels), and training
@@ -51,7 +52,7 @@ from attnbook.experiment import TranslationExperiment, build, count_parameters, 
 from attnbook.seq2seq import Seq2Seq, Seq2SeqConfig
 from attnbook.training import batch_order, train
 from attnbook.transformer import Transformer, TransformerConfig
-from tools import bert_checkpoints
+from tools import bart_checkpoints, bert_checkpoints, t5_checkpoints
 from tools.project import ROOT
 
 REPORT = ROOT / "benchmarks" / "checkpoints.md"
@@ -241,33 +242,42 @@ def write_report(records: dict[str, dict]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog=COMMAND, description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("models", nargs="*", choices=[[], *MODELS, *bert_checkpoints.RUNS], default=[],
-                        help="default: all")
+    parser.add_argument("models", nargs="*", choices=[[], *MODELS, *bert_checkpoints.RUNS, *t5_checkpoints.RUNS,
+                                                         *bart_checkpoints.RUNS],
+                        default=[], help="default: all")
     parser.add_argument("--check", action="store_true", help="compare the shipped models with today's code")
     parser.add_argument("--full", action="store_true", help="with --check: retrain every step, compare results")
     parser.add_argument("--reevaluate", action="store_true",
-                        help="re-measure the named shipped BERTs with today's evaluation, keep their weights")
+                        help="re-measure the named shipped BERTs or BART with today's evaluation, keep their weights")
     args = parser.parse_args(argv)
     if args.reevaluate:
-        if not args.models or not set(args.models) <= set(bert_checkpoints.RUNS) or args.check:
-            parser.error(f"--reevaluate takes BERT names ({', '.join(bert_checkpoints.RUNS)}) and no --check")
+        reevaluable = {**bert_checkpoints.RUNS, **bart_checkpoints.RUNS}
+        if not args.models or not set(args.models) <= set(reevaluable) or args.check:
+            parser.error(f"--reevaluate takes BERT or BART names ({', '.join(reevaluable)}) and no --check")
         torch.set_num_threads(1)
         for name in args.models:
-            bert_checkpoints.reevaluate(name)
+            (bart_checkpoints if name in bart_checkpoints.RUNS else bert_checkpoints).reevaluate(name)
             print(f"re-measured {name}")
-        bert_checkpoints.write_report({name: training_record(name) for name in bert_checkpoints.RUNS})
+        if set(args.models) & set(bert_checkpoints.RUNS):
+            bert_checkpoints.write_report({name: training_record(name) for name in bert_checkpoints.RUNS})
+        if set(args.models) & set(bart_checkpoints.RUNS):
+            bart_checkpoints.write_report({name: training_record(name) for name in bart_checkpoints.RUNS})
         return 0
     if args.full and not args.check:
         parser.error("--full goes with --check")
     torch.set_num_threads(1)
     experiment = TranslationExperiment()
-    names = args.models or [*MODELS, *bert_checkpoints.RUNS]
+    names = args.models or [*MODELS, *bert_checkpoints.RUNS, *t5_checkpoints.RUNS, *bart_checkpoints.RUNS]
     berts = [name for name in names if name in bert_checkpoints.RUNS]
+    t5s = [name for name in names if name in t5_checkpoints.RUNS]
+    barts = [name for name in names if name in bart_checkpoints.RUNS]
     names = [name for name in names if name in MODELS]
     if args.check:
         problems = [line for name in names for line in check_one(name, experiment, full=args.full)]
         problems += [line for name in berts for line in bert_checkpoints.check_one(name, full=args.full)]
-        names += berts
+        problems += [line for name in t5s for line in t5_checkpoints.check_one(name, full=args.full)]
+        problems += [line for name in barts for line in bart_checkpoints.check_one(name, full=args.full)]
+        names += berts + t5s + barts
         for line in problems:
             print(line)
         print(f"{len(names)} model(s) checked{' (full retraining)' if args.full else ''}: "
@@ -293,6 +303,18 @@ def main(argv: list[str] | None = None) -> int:
     if berts and all(pretrained_path(name).exists() for name in bert_checkpoints.RUNS):
         bert_checkpoints.write_report({name: training_record(name) for name in bert_checkpoints.RUNS})
         print(f"wrote {bert_checkpoints.REPORT.relative_to(ROOT)}")
+    for name in t5s:
+        record = t5_checkpoints.train_one(name, _machine())
+        print(name, json.dumps({k: v for k, v in record.items() if k in ("seconds", "final_loss", "results")}),
+              flush=True)
+        t5_checkpoints.write_report({name: record})
+        print(f"wrote {t5_checkpoints.REPORT.relative_to(ROOT)}")
+    for name in barts:
+        record = bart_checkpoints.train_one(name, _machine())
+        print(name, json.dumps({k: v for k, v in record.items() if k in ("seconds", "final_loss", "results")}),
+              flush=True)
+        bart_checkpoints.write_report({name: record})
+        print(f"wrote {bart_checkpoints.REPORT.relative_to(ROOT)}")
     return 0
 
 
