@@ -9,6 +9,12 @@ from attnbook.exercises.bahdanau import (
     check_additive_scores,
     check_masked_additive_attention,
 )
+from attnbook.exercises.bart_t5 import (
+    check_raw_length_for,
+    check_relative_position_bucket,
+    check_span_corruption,
+    check_text_infilling,
+)
 from attnbook.exercises.bert import (
     check_mask_tokens,
     check_mlm_loss,
@@ -64,9 +70,13 @@ __all__ = [
     "check_padded_cross_entropy",
     "check_padded_next_token_loss",
     "check_predict_masking",
+    "check_raw_length_for",
+    "check_relative_position_bucket",
     "check_score_variance",
     "check_self_attention_mask",
     "check_softmax",
+    "check_span_corruption",
+    "check_text_infilling",
     "check_to_jamo",
     "check_top_k_probabilities",
     "check_top_p_probabilities",
