@@ -41,6 +41,10 @@ DRAWINGS = {
         labels={"input_embedding": attnbook.text("토큰 + 세그먼트\n임베딩", "Token + Segment\nEmbedding"),
                 "positional": attnbook.text("위치\n임베딩", "Position\nEmbedding")}),
     "decoder_only": lambda: diagrams.transformer(encoder=False, norm_first=True),
+    "bart": lambda: diagrams.transformer(
+        learned_positions=True, embedding_norm=True, heads=[attnbook.text("공유 출력층", "Tied output layer")],
+        labels={"inputs": attnbook.text("망가진 글", "corrupted text"), "outputs": "</s> <s> x₁ … x_t",
+                "positional": attnbook.text("학습되는 위치\n임베딩 (p+2)", "learned positions\n(row p+2)")}),
 }
 
 STRICT = textwrap.dedent(

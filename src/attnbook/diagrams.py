@@ -605,9 +605,11 @@ def stack(ax: Axes, x: float, y: float, sublayers: Sequence[Sublayer], *, norm_f
     return Stack((x, top), tuple(kv))
 
 
-def _embedded(ax: Axes, x: float, caption: str, embedding: str, positional: str, side: str, lines: int) -> float:
+def _embedded(ax: Axes, x: float, caption: str, embedding: str, positional: str, side: str, lines: int,
+              learned: bool = False, norm: bool = False) -> float:
     """Tokens, their embedding (``lines`` of label) and the positional encoding added (§3.4, §3.5); returns
-    the top of ⊕."""
+    the top of ⊕. ``learned`` draws the positions as an embedding table (a box) instead of the sinusoid;
+    ``norm`` adds a LayerNorm on the sum (BART)."""
     label(ax, x, 0.0, caption)
     height = 0.25 + 0.3 * lines
     embed = box(ax, x, 0.625 + height / 2, WIDTH * 0.8, height, embedding, "embedding")
@@ -615,10 +617,19 @@ def _embedded(ax: Axes, x: float, caption: str, embedding: str, positional: str,
     add = node(ax, x, embed.top()[1] + 0.575)
     arrow(ax, embed.top(), add.bottom())
     sign = -1 if side == "left" else 1
-    wave = node(ax, x + sign * 0.9, add.y, "~", r=0.22)
-    arrow(ax, wave.left() if sign > 0 else wave.right(), add.right() if sign > 0 else add.left())
-    label(ax, wave.x + sign * 0.35, add.y, positional, size=SMALL, ha="left" if sign > 0 else "right")
-    return add.top()[1]
+    if learned:
+        table = box(ax, x + sign * 1.8, add.y, 2.5, 0.25 + 0.3 * (1 + positional.count("\n")), positional,
+                    "embedding", size=SMALL)
+        arrow(ax, table.left() if sign > 0 else table.right(), add.right() if sign > 0 else add.left())
+    else:
+        wave = node(ax, x + sign * 0.9, add.y, "~", r=0.22)
+        arrow(ax, wave.left() if sign > 0 else wave.right(), add.right() if sign > 0 else add.left())
+        label(ax, wave.x + sign * 0.35, add.y, positional, size=SMALL, ha="left" if sign > 0 else "right")
+    if not norm:
+        return add.top()[1]
+    layer_norm = box(ax, x, add.top()[1] + 0.5, WIDTH * 0.75, 0.42, text("층 정규화", "LayerNorm"), "norm")
+    arrow(ax, add.top(), layer_norm.bottom())
+    return layer_norm.top()[1]
 
 
 def _labels(labels: Mapping[str, str] | None) -> dict[str, str]:
@@ -639,7 +650,8 @@ def _labels(labels: Mapping[str, str] | None) -> dict[str, str]:
 
 def transformer(*, norm_first: bool = False, encoder: bool = True, decoder: bool = True,
                 cross_attention: bool | None = None, heads: Sequence[str] | None = None, layers: int | str = "N",
-                labels: Mapping[str, str] | None = None, ax: Axes | None = None) -> Axes:
+                labels: Mapping[str, str] | None = None, learned_positions: bool = False,
+                embedding_norm: bool = False, ax: Axes | None = None) -> Axes:
     """The Transformer, after Fig. 1 of Vaswani et al. (2017), from parts that later models reuse.
 
     ``norm_first=False`` draws the paper's post-norm layers (sub-layer, then Add & Norm); ``True`` the
@@ -648,7 +660,9 @@ def transformer(*, norm_first: bool = False, encoder: bool = True, decoder: bool
     the paper's model (BART, T5); the encoder alone is BERT's stack; the decoder alone, without
     encoder–decoder attention, is GPT's. ``heads`` are labels of boxes put side by side on top of the
     last stack (e.g. an MLM head and an NSP head) instead of the paper's Linear and Softmax; ``layers``
-    writes "N×" (or "12×"); ``labels`` renames the parts in ``LABELS``.
+    writes "N×" (or "12×"); ``labels`` renames the parts in ``LABELS``. ``learned_positions`` draws the
+    positions as a learned table instead of the sinusoid, ``embedding_norm`` a LayerNorm on the embeddings'
+    sum (both BART's).
     """
     cross = encoder and decoder if cross_attention is None else cross_attention
     _model_choice(norm_first, encoder, decoder, cross, heads, layers)
@@ -659,13 +673,15 @@ def transformer(*, norm_first: bool = False, encoder: bool = True, decoder: bool
     enc_x, dec_x = 0.0, 6.4 if encoder else 0.0
     memory: Point | None = None
     if encoder:
-        y = _embedded(ax, enc_x, names["inputs"], names["input_embedding"], names["positional"], "left", lines)
+        y = _embedded(ax, enc_x, names["inputs"], names["input_embedding"], names["positional"], "left", lines,
+                      learned_positions, embedding_norm)
         memory = stack(ax, enc_x, y, [Sublayer("self"), Sublayer("ff")], norm_first=norm_first,
                        repeat=str(layers), title=text("인코더", "Encoder"), side="left").top
     top = memory
     if decoder:
         side = ("outputs", "output_embedding") if encoder else ("inputs", "input_embedding")  # GPT reads inputs
-        y = _embedded(ax, dec_x, names[side[0]], names[side[1]], names["positional"], "right", lines)
+        y = _embedded(ax, dec_x, names[side[0]], names[side[1]], names["positional"], "right", lines,
+                      learned_positions, embedding_norm)
         parts = [Sublayer("masked"), *([Sublayer("cross")] if cross else []), Sublayer("ff")]
         drawn = stack(ax, dec_x, y, parts, norm_first=norm_first, repeat=str(layers),
                       title=text("디코더", "Decoder"), side="right")
