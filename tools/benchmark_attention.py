@@ -205,6 +205,39 @@ def _check_same_outputs(ours: Callable[[], object], theirs: Callable[[], object]
         torch.testing.assert_close(weights, expected_weights, rtol=1e-3, atol=1e-4)
 
 
+def without_autograd(*calls: Callable[[], torch.Tensor]) -> list[Callable[[], torch.Tensor]]:
+    """Each call of a whole model (already in eval mode) under ``torch.inference_mode``, as a trained model runs."""
+    def wrap(call):
+        def run():
+            with torch.inference_mode():
+                return call()
+        return run
+    return [wrap(call) for call in calls]
+
+
+def check_same_logits(pairs: list[tuple[Callable[[], torch.Tensor], Callable[[], torch.Tensor]]]) -> None:
+    """Both sides of every (ours, theirs) pair give the same tensor, within 1e-4 of its largest value."""
+    for ours, theirs in pairs:
+        with torch.inference_mode():
+            out, expected = ours(), theirs()
+        torch.testing.assert_close(out, expected, rtol=0, atol=1e-4 * expected.abs().max().item())
+
+
+def print_profile(comparisons: list[Comparison]) -> None:
+    """The costliest operators of each side of each comparison, over 10 calls after 3 warm-up calls."""
+    from torch.profiler import profile as torch_profile
+
+    for comparison in comparisons:
+        for side, function in (("ours", comparison.ours), ("🤗", comparison.theirs)):
+            for _ in range(3):
+                function()
+            with torch_profile() as prof:
+                for _ in range(10):
+                    function()
+            print(f"\n{side}: {comparison.path}, 10 calls")
+            print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=12))
+
+
 def median_times(comparison: Comparison, rounds: int, min_run_time: float) -> tuple[float, float]:
     """Median seconds per call of ours and theirs, over ``rounds`` alternating timing rounds."""
     times: dict[str, list[float]] = {"ours": [], "theirs": []}

@@ -19,13 +19,12 @@ import datetime
 import os
 import platform
 import sys
-from collections.abc import Callable
 
 import torch
 import transformers
 
 from attnbook.bart import BartConfig, from_huggingface
-from tools.benchmark_attention import Comparison, median_times
+from tools.benchmark_attention import Comparison, check_same_logits, median_times, print_profile, without_autograd
 from tools.benchmark_notebooks import cpu_name
 from tools.project import ROOT
 
@@ -85,39 +84,12 @@ def rows() -> list[Comparison]:
         return sdpa(**batch, use_cache=False).logits
 
     pairs = [(ours_weights, theirs_weights), (ours_fused, theirs_fused)]
-    _check_same(pairs)
-    return [Comparison(MODEL, "weights: ours vs 🤗 eager, output_attentions", "forward", *_inference(*pairs[0])),
-            Comparison(MODEL, "no weights: ours fused vs 🤗 SDPA", "forward", *_inference(*pairs[1]))]
+    check_same_logits(pairs)
+    return [Comparison(MODEL, "weights: ours vs 🤗 eager, output_attentions", "forward", *without_autograd(*pairs[0])),
+            Comparison(MODEL, "no weights: ours fused vs 🤗 SDPA", "forward", *without_autograd(*pairs[1]))]
 
 
-def _inference(*calls: Callable[[], torch.Tensor]) -> list[Callable[[], torch.Tensor]]:
-    def wrap(call):
-        def run():
-            with torch.inference_mode():
-                return call()
-        return run
-    return [wrap(call) for call in calls]
 
-
-def _check_same(pairs: list[tuple[Callable[[], torch.Tensor], Callable[[], torch.Tensor]]]) -> None:
-    for ours, theirs in pairs:
-        with torch.inference_mode():
-            out, expected = ours(), theirs()
-        torch.testing.assert_close(out, expected, rtol=0, atol=1e-4 * expected.abs().max().item())
-
-
-def profile() -> None:
-    from torch.profiler import profile as torch_profile
-
-    for comparison in rows():
-        for side, function in (("ours", comparison.ours), ("🤗", comparison.theirs)):
-            for _ in range(3):
-                function()
-            with torch_profile() as prof:
-                for _ in range(10):
-                    function()
-            print(f"\n{side}: {comparison.path}, 10 calls")
-            print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=12))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -130,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     if args.profile:
-        profile()
+        print_profile(rows())
         return 0
     measured = []
     for comparison in rows():

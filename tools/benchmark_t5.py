@@ -16,13 +16,12 @@ import datetime
 import os
 import platform
 import sys
-from collections.abc import Callable
 
 import torch
 import transformers
 
 from attnbook.t5 import T5Config, from_huggingface
-from tools.benchmark_attention import Comparison, median_times
+from tools.benchmark_attention import Comparison, check_same_logits, median_times, without_autograd
 from tools.benchmark_notebooks import cpu_name
 from tools.project import ROOT
 
@@ -77,27 +76,13 @@ def rows() -> list[Comparison]:
         return sdpa(**batch).logits
 
     pairs = [(ours_weights, theirs_weights), (ours_fused, theirs_fused)]
-    _check_same(pairs)
+    check_same_logits(pairs)
     model = (f"T5 (B={BATCH}, S={SOURCE}, T={TARGET_LENGTH}, D=64, Dkv=16, H=4, F=256, 2+2 layers, "
              f"V={CONFIG.vocab_size})")
-    return [Comparison(model, "weights: ours vs 🤗 eager, output_attentions", "forward", *_inference(*pairs[0])),
-            Comparison(model, "no weights: ours fused vs 🤗 SDPA", "forward", *_inference(*pairs[1]))]
+    return [Comparison(model, "weights: ours vs 🤗 eager, output_attentions", "forward", *without_autograd(*pairs[0])),
+            Comparison(model, "no weights: ours fused vs 🤗 SDPA", "forward", *without_autograd(*pairs[1]))]
 
 
-def _inference(*calls: Callable[[], torch.Tensor]) -> list[Callable[[], torch.Tensor]]:
-    def wrap(call):
-        def run():
-            with torch.inference_mode():
-                return call()
-        return run
-    return [wrap(call) for call in calls]
-
-
-def _check_same(pairs: list[tuple[Callable[[], torch.Tensor], Callable[[], torch.Tensor]]]) -> None:
-    for ours, theirs in pairs:
-        with torch.inference_mode():
-            out, expected = ours(), theirs()
-        torch.testing.assert_close(out, expected, rtol=0, atol=1e-4 * expected.abs().max().item())
 
 
 def main(argv: list[str] | None = None) -> int:
