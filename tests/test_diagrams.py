@@ -45,6 +45,8 @@ DRAWINGS = {
         learned_positions=True, embedding_norm=True, heads=[attnbook.text("공유 출력층", "Tied output layer")],
         labels={"inputs": attnbook.text("망가진 글", "corrupted text"), "outputs": "</s> <s> x₁ … x_t",
                 "positional": attnbook.text("학습되는 위치\n임베딩 (p+2)", "learned positions\n(row p+2)")}),
+    "data_parallel": lambda: diagrams.data_parallel(),
+    "data_parallel_5": lambda: diagrams.data_parallel(processes=5),
 }
 
 STRICT = textwrap.dedent(
@@ -302,6 +304,24 @@ def test_bahdanau_marks_the_previous_state_as_the_query(drawn):
     assert widths == pytest.approx([0.5 + 5 * 0.15, 0.5 + 5 * 0.25, 0.5 + 5 * 0.6])  # as thick as its weight
 
 
+def test_data_parallel_draws_a_replica_per_process_joined_by_one_all_reduce(drawn):
+    two, five = drawn["data_parallel", "en"], drawn["data_parallel_5", "en"]
+    assert len(boxes(two, "linear")) == 2 and len(boxes(five, "linear")) == 3  # processes 0, 1, ⋯, 4
+    assert len(boxes(two, "norm")) == 1  # one all-reduce joins every process
+    words = {t.get_text() for t in texts(two)}
+    assert {"GPT replica\n(same weights)", "$g_{0}$", "$g_{1}$", "optimizer step",
+            "data shard 1\npositions 1, 3, 5, …",  # positions in the epoch's order, not row numbers
+            "all-reduce (sum over processes) ÷ W\n$\\bar{g}=(g_{0}+g_{1})/2$"} <= words, words
+    five_words = {t.get_text() for t in texts(five)}
+    assert "all-reduce (sum over processes) ÷ W\n$\\bar{g}=(g_0+\\cdots+g_{4})/5$" in five_words, five_words
+    korean = {t.get_text() for t in texts(drawn["data_parallel", "ko"])}
+    assert {"GPT 복제본\n(같은 가중치)", "옵티마이저 단계", "데이터 샤드 0\n순서의 0, 2, 4, …번째"} <= korean, korean
+    bar = boxes(two, "norm")[0]
+    for left, bottom, right, top in boxes(two, "context"):  # g_r below the bar, ḡ above it, in every column
+        assert top < bar[1] or bottom > bar[3]
+        assert bar[0] < left and right < bar[2]
+
+
 def test_a_diagram_draws_into_a_given_axes_and_scales_its_fonts():
     fig, (left, right) = plt.subplots(1, 2, figsize=(6, 4))
     attnbook.set_language("en")
@@ -333,6 +353,7 @@ def test_a_layer_is_composed_once_and_placed_anywhere(in_language):
 BAD = [
     (lambda: diagrams.multi_head(heads=0), "at least 1", "1 이상"),
     (lambda: diagrams.multi_head(heads=2.0), "at least 1", "1 이상"),
+    (lambda: diagrams.data_parallel(processes=1), "at least 2", "2 이상"),
     (lambda: diagrams.transformer(encoder=False, decoder=False), "draw an encoder", "하나는 그려야"),
     (lambda: diagrams.transformer(decoder=False, cross_attention=True), "needs both", "모두 필요"),
     (lambda: diagrams.transformer(cross_attention=False), "for a decoder alone", "하나만 그릴 때"),

@@ -56,6 +56,7 @@ from torch import Tensor, nn
 
 from attnbook.attention import MultiHeadAttention, causal_mask
 from attnbook.language import text
+from attnbook.runtime import holds_values
 from attnbook.transformer import DecoderLayer, EncoderLayer, TransformerAttention
 
 __all__ = [
@@ -410,6 +411,8 @@ class Bart(nn.Module):
                 f"{name}의 길이 {ids.size(1)}이(가) max_position_embeddings = {limit}보다 깁니다",
                 f"{name} has length {ids.size(1)}, more than max_position_embeddings = {limit}",
             ))
+        if not holds_values(ids):  # meta: shapes only, no values to check
+            return
         low, high = int(ids.min()), int(ids.max())
         if low < 0 or high >= self.config.vocab_size:
             hint = text(" (-100은 레이블에만 쓰고 shift_tokens_right가 pad로 바꿉니다)",
@@ -427,6 +430,8 @@ class Bart(nn.Module):
         if not isinstance(mask, Tensor) or tuple(mask.shape) != tuple(shape):
             raise ValueError(text(f"{name}의 모양은 {tuple(shape)}이어야 합니다: {_describe(mask)}",
                                   f"{name} must have shape {tuple(shape)}, got {_describe(mask)}"))
+        if not holds_values(mask):  # meta: shapes only, no values to check
+            return mask.bool()[:, None, None, :]
         if mask.dtype != torch.bool:
             if mask.dtype not in _ID_TYPES or not ((mask == 0) | (mask == 1)).all():
                 raise ValueError(text(f"{name}은(는) bool이거나 0과 1만 담은 정수 텐서여야 합니다 (1 = 실제 토큰)",

@@ -56,6 +56,7 @@ from torch import Tensor, nn
 
 from attnbook.attention import MultiHeadAttention
 from attnbook.language import text
+from attnbook.runtime import device_of, holds_values
 from attnbook.transformer import EncoderLayer
 
 __all__ = [
@@ -310,6 +311,8 @@ class BertModel(nn.Module):
         if attention_mask is None:
             return token_type_ids, None
         _check_same_shape("attention_mask", attention_mask, (batch, length))
+        if not holds_values(attention_mask):  # meta: shapes only, no values to check
+            return token_type_ids, attention_mask.bool()[:, None, None, :]
         if attention_mask.dtype != torch.bool:
             if attention_mask.dtype not in _ID_TYPES or not ((attention_mask == 0) | (attention_mask == 1)).all():
                 raise ValueError(text(
@@ -591,9 +594,10 @@ def sentence_embeddings(model: BertModel, tokenizer: Any, texts: Sequence[str]) 
                               "the model is in training mode, so dropout would change every result: "
                               "call model.eval() first"))
     encodings = tokenizer.encode_batch(list(texts))
-    input_ids = torch.tensor([e.ids for e in encodings])  # (N, T)
-    token_type_ids = torch.tensor([e.type_ids for e in encodings])  # (N, T)
-    attention_mask = torch.tensor([e.attention_mask for e in encodings])  # (N, T)
+    device = device_of(model)  # the vectors come back on the model's device
+    input_ids = torch.tensor([e.ids for e in encodings], device=device)  # (N, T)
+    token_type_ids = torch.tensor([e.type_ids for e in encodings], device=device)  # (N, T)
+    attention_mask = torch.tensor([e.attention_mask for e in encodings], device=device)  # (N, T)
     with torch.no_grad():
         out = model(input_ids, token_type_ids, attention_mask, need_weights=False)
     return F.normalize(mean_pool(out.hidden_states, attention_mask), dim=-1)  # (N, D)
@@ -627,6 +631,8 @@ def _check_same_shape(name: str, tensor: object, shape: tuple[int, int]) -> None
 
 
 def _check_range(name: str, ids: Tensor, size: int, size_name: str) -> None:
+    if not holds_values(ids):
+        return
     low, high = int(ids.min()), int(ids.max())
     if low < 0 or high >= size:
         raise ValueError(text(f"{name}에 범위 밖의 번호가 있습니다 (0 ≤ id < {size_name} = {size}): {low}..{high}",

@@ -88,6 +88,7 @@ from attnbook.encoder_decoder import greedy_generate
 from attnbook.experiment import pretrained
 from attnbook.language import text
 from attnbook.progress import progress
+from attnbook.runtime import device_of
 from attnbook.wordpiece import CLS_ID, MASK_ID, PAD_ID, SEP_ID, WordPiece
 
 __all__ = ["LIVE", "NOISES", "BartPretraining", "DenoisingBatch", "Restoration", "alignment_matches", "edit_distance",
@@ -118,6 +119,11 @@ class DenoisingBatch:
     attention_mask: Tensor
     decoder_input_ids: Tensor
     labels: Tensor
+
+    def to(self, device: torch.device | str) -> DenoisingBatch:
+        """The same batch on ``device``."""
+        return DenoisingBatch(*(tensor.to(device) for tensor in (self.input_ids, self.attention_mask,
+                                                                 self.decoder_input_ids, self.labels)))
 
 
 @dataclass(frozen=True)
@@ -409,13 +415,17 @@ class BartPretraining:
                                   {"params": rest, "weight_decay": 0.0}], lr=self.lr, betas=(0.9, 0.999), eps=1e-6)
 
     def loss(self, model: Bart, batch: DenoisingBatch) -> Tensor:
-        """Mean cross-entropy of the original tokens (padding ignored)."""
+        """Mean cross-entropy of the original tokens (padding ignored), on the model's device."""
+        batch = batch.to(device_of(model))
         logits = model(batch.input_ids, attention_mask=batch.attention_mask,
                        decoder_input_ids=batch.decoder_input_ids, need_weights=False).logits  # (B, T, V)
         return F.cross_entropy(logits.flatten(0, 1), batch.labels.flatten(), ignore_index=IGNORE_INDEX)
 
     def train(self, model: Bart, *, max_steps: int | None = None, desc: str | None = None) -> list[float]:
-        """Pretrain ``model`` for ``steps`` steps (or the first ``max_steps`` of them); returns every step's loss."""
+        """Pretrain ``model`` for ``steps`` steps (or the first ``max_steps`` of them); returns every step's loss.
+
+        Each batch is made on the CPU and moved to the model's device; the losses are read once, at the end.
+        """
         steps = self.steps if max_steps is None else min(max_steps, self.steps)
         optimizer = self._optimizer(model)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: self.learning_rate(step) / self.lr)
@@ -428,9 +438,9 @@ class BartPretraining:
             nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
             scheduler.step()
-            losses.append(loss.item())
+            losses.append(loss.detach())  # read once, after the loop: no wait for the device at every step
         model.eval()
-        return losses
+        return torch.stack(losses).tolist() if losses else []
 
     # ------------------------------------------------------------------------------------------ evaluation
 
@@ -453,7 +463,7 @@ class BartPretraining:
         out = []
         for start in range(0, len(corrupted), batch_size):
             chunk = [[BOS_ID, *row, EOS_ID] for row in corrupted[start:start + batch_size]]
-            input_ids = _pad(chunk, PAD_ID)  # (B, S)
+            input_ids = _pad(chunk, PAD_ID).to(device_of(model))  # (B, S)
             written = greedy_generate(model, input_ids, input_ids != PAD_ID, max_new_tokens=self.max_position - 1)
             for row in written[:, 1:].tolist():  # drop the decoder's start token
                 if row and row[0] == BOS_ID:

@@ -1,6 +1,6 @@
 """Architecture diagrams: the book's drawings of seq2seq, Bahdanau attention, multi-head attention and the Transformer.
 
-Four figures, each drawn the way its paper draws it:
+Five figures, each drawn the way its paper draws it (the last, the appendix's own):
 
 - :func:`encoder_decoder`: chapter 2's LSTM encoder–decoder unrolled in time (Sutskever et al., 2014,
   Fig. 1, with the book's bidirectional encoder); everything the decoder knows passes through one vector v.
@@ -9,6 +9,7 @@ Four figures, each drawn the way its paper draws it:
   Fig. 2 right).
 - :func:`transformer`: the Transformer (Vaswani et al., 2017, Fig. 1), post-norm or pre-norm, built from
   parts so that an encoder alone (BERT) or a decoder alone (GPT) is the same call with switches.
+- :func:`data_parallel`: the appendix's one step of data parallelism: replicas, shards, gradients, all-reduce.
 
 They are made of a few primitives on plain matplotlib: :func:`box`, :func:`node`, :func:`arrow`,
 :func:`elbow`, :func:`frame` and :func:`label`; :func:`stack` composes a Transformer layer from its
@@ -48,6 +49,7 @@ __all__ = [
     "bahdanau_step",
     "begin",
     "box",
+    "data_parallel",
     "elbow",
     "encoder_decoder",
     "finish",
@@ -752,3 +754,62 @@ def _model_choice(norm_first, encoder, decoder, cross, heads, layers) -> None:
                                                         and layers >= 1):
         raise ValueError(text(f"layers는 층 수(1 이상의 정수)나 기호(\"N\")여야 합니다: {layers!r}",
                               f"layers must be a number of layers (at least 1) or a symbol (\"N\"), got {layers!r}"))
+
+
+# ---------------------------------------------------------------- appendix: data parallelism
+
+
+def _mean_of_gradients(processes: int) -> str:
+    """ḡ = (g_0 + g_1)/2, or with ⋯ for many processes."""
+    terms = "+".join(f"g_{{{r}}}" for r in range(processes)) if processes <= 3 else f"g_0+\\cdots+g_{{{processes - 1}}}"
+    return f"$\\bar{{g}}=({terms})/{processes}$"
+
+
+def data_parallel(*, processes: int = 2, ax: Axes | None = None) -> Axes:
+    """One step of data parallelism with DistributedDataParallel (Li et al., 2020, Fig. 2 in spirit).
+
+    Each process holds a replica of the GPT with the same weights and reads its own shard of the batch
+    (rows r, r + W, r + 2W, … of the epoch's order); forward and backward give its gradient g_r; the
+    all-reduce sums them over the processes and DDP divides by W, writing ḡ back into every process; so
+    every optimizer step is the same and the replicas stay equal. More than three processes are drawn as
+    0, 1, ⋯, W − 1.
+    """
+    if isinstance(processes, bool) or not isinstance(processes, int) or processes < 2:
+        raise ValueError(text(f"processes는 2 이상의 정수여야 합니다: {processes!r}",
+                              f"processes must be an integer of at least 2, got {processes!r}"))
+    canvas = begin(ax)
+    ax = canvas.ax
+    W, pitch, w = processes, 4.6, 2.9
+    shown = list(range(W)) if W <= 3 else [0, 1, None, W - 1]
+    xs = [k * pitch for k in range(W)] if W <= 3 else [0.0, pitch, pitch + 3.0, pitch + 6.0]  # ⋯: a narrow column
+    columns = list(zip(xs, shown, strict=True))
+    left, right = columns[0][0] - w / 2 - 0.2, columns[-1][0] + w / 2 + 0.2
+    bar = box(ax, (left + right) / 2, 4.3, right - left - 0.4, 0.95,
+              text("올리듀스(모든 프로세스의 합) ÷ W", "all-reduce (sum over processes) ÷ W") + "\n"
+              + _mean_of_gradients(W), "norm")
+    for x, r in columns:
+        if r is None:
+            for y in (0.0, 1.45, 2.85, 5.7, 6.9):
+                label(ax, x, y, "⋯")
+            continue
+        frame(ax, x - w / 2 - 0.15, -0.55, x + w / 2 + 0.15, 7.75, colour="#f6f6f6", edge="#c9c9c9")
+        label(ax, x, 7.45, text(f"프로세스 {r} (랭크 {r})", f"process {r} (rank {r})"))
+        rows = ", ".join(str(r + k * W) for k in range(3))
+        shard = box(ax, x, 0.0, w, 0.75, text(f"데이터 샤드 {r}\n순서의 {rows}, …번째",
+                                              f"data shard {r}\npositions {rows}, …"),
+                    "state", size=SMALL + 0.5)
+        replica = box(ax, x, 1.45, w, 0.8, text("GPT 복제본\n(같은 가중치)", "GPT replica\n(same weights)"), "linear")
+        gradient = box(ax, x, 2.85, 0.9, 0.55, _sub("g", r), "context")
+        mean = box(ax, x, 5.7, 0.9, 0.55, r"$\bar{g}$", "context")
+        step = box(ax, x, 6.75, w, 0.55, text("옵티마이저 단계", "optimizer step"), "softmax")
+        arrow(ax, shard.top(), replica.bottom())
+        arrow(ax, replica.top(), gradient.bottom())
+        label(ax, x + 0.15, (replica.top()[1] + gradient.bottom()[1]) / 2,
+              text("순전파,\n역전파", "forward,\nbackward"), size=SMALL, color=MUTED, ha="left")
+        arrow(ax, gradient.top(), bar.bottom(x - bar.x))
+        arrow(ax, bar.top(x - bar.x), mean.bottom())
+        arrow(ax, mean.top(), step.bottom())
+    label(ax, right + 0.3, 6.75, text("모든 프로세스가 같은\n단계를 밟으므로\n복제본들이 계속 같습니다",
+                                      "every process takes\nthe same step: the\nreplicas stay equal"),
+          size=SMALL, color=MUTED, ha="left")
+    return finish(canvas)

@@ -32,6 +32,7 @@ from attnbook.data.hangul import PARTICLES
 from attnbook.language import text
 from attnbook.pretraining import BertPretraining, pad_rows
 from attnbook.progress import progress
+from attnbook.runtime import device_of
 from attnbook.wordpiece import MASK_ID
 
 __all__ = ["AgreementFineTuning"]
@@ -64,17 +65,25 @@ class AgreementFineTuning:
         return corpus.particle_agreement(pretraining.test_sentences(), seed=10_000, n=self.test_size)
 
     def fine_tune(self, pretraining: BertPretraining, encoder: BertForPreTraining | None,
-                  examples: Sequence[AgreementExample], seed: int, *, desc: str | None = None
-                  ) -> BertForSequenceClassification:
-        """A classifier on ``encoder``'s weights (a fresh encoder when None), every weight trained on ``examples``."""
+                  examples: Sequence[AgreementExample], seed: int, *, desc: str | None = None,
+                  device: torch.device | str | None = None) -> BertForSequenceClassification:
+        """A classifier on ``encoder``'s weights (a fresh encoder when None), every weight trained on ``examples``.
+
+        It trains on ``device``; None means the encoder's device, or the CPU for a fresh encoder (pass
+        ``attnbook.default_device()`` to use the GPU). The weights are drawn on the CPU first, so every
+        device starts from the same ones.
+        """
         torch.manual_seed(seed)
         if encoder is None:
             model = BertForSequenceClassification(pretraining.config(), num_labels=2)
         else:
             model = BertForSequenceClassification.from_pretrained_encoder(encoder, num_labels=2)
+        if device is None:
+            device = torch.device("cpu") if encoder is None else device_of(encoder)
+        model.to(device)
         tokenizer = pretraining.tokenizer
         rows = [tokenizer.encode_pair(example.text) for example in examples]
-        labels = torch.tensor([example.label for example in examples])
+        labels = torch.tensor([example.label for example in examples], device=device)
         optimizer = torch.optim.AdamW(model.parameters(), lr=self.lr, weight_decay=0.01)
         schedule = torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda step: min((step + 1) / self.warmup, max(0.0, (self.steps - step) / self.steps)))
@@ -88,7 +97,7 @@ class AgreementFineTuning:
                 permutation, cursor = torch.randperm(len(rows), generator=order), 0
             picked = permutation[cursor:cursor + batch].tolist()
             cursor += batch
-            inputs = pad_rows([rows[k] for k in picked])
+            inputs = pad_rows([rows[k] for k in picked]).to(device)
             logits = model(inputs.input_ids, inputs.token_type_ids, inputs.attention_mask, need_weights=False).logits
             loss = F.cross_entropy(logits, labels[picked])
             optimizer.zero_grad()
@@ -105,14 +114,14 @@ class AgreementFineTuning:
         tokenizer, right = pretraining.tokenizer, 0
         for start in range(0, len(examples), 500):
             chunk = examples[start:start + 500]
-            inputs = pad_rows([tokenizer.encode_pair(example.text) for example in chunk])
+            inputs = pad_rows([tokenizer.encode_pair(example.text) for example in chunk]).to(device_of(model))
             predicted = model(inputs.input_ids, inputs.token_type_ids, inputs.attention_mask,
-                              need_weights=False).logits.argmax(-1)
+                              need_weights=False).logits.argmax(-1).cpu()
             right += int((predicted == torch.tensor([example.label for example in chunk])).sum())
         return right / len(examples)
 
     def run(self, pretraining: BertPretraining, encoder: BertForPreTraining | None, n: int, seed: int) -> float:
-        """Test accuracy of one fine-tuning: ``n`` labelled examples, ``seed``."""
+        """Test accuracy of one fine-tuning: ``n`` labelled examples, ``seed``, on the encoder's device (or the CPU)."""
         model = self.fine_tune(pretraining, encoder, self.examples(pretraining, n, seed), seed)
         return self.accuracy(pretraining, model, self.test_examples(pretraining))
 
@@ -140,9 +149,9 @@ class AgreementFineTuning:
                     where.append((index, k, tokenizer.token_to_id("##" + written), tokenizer.token_to_id("##" + other)))
         called_wrong = [False] * len(examples)
         for start in range(0, len(rows), 500):
-            inputs = pad_rows(rows[start:start + 500])
+            inputs = pad_rows(rows[start:start + 500]).to(device_of(model))
             logits = model(inputs.input_ids, inputs.token_type_ids, inputs.attention_mask,
-                           need_weights=False).mlm_logits
+                           need_weights=False).mlm_logits.cpu()  # read row by row below: once per batch
             for row, (index, k, written, other) in enumerate(where[start:start + 500]):
                 if logits[row, k, other] > logits[row, k, written]:
                     called_wrong[index] = True

@@ -68,6 +68,7 @@ from torch import Tensor, nn
 
 from attnbook.attention import MultiHeadAttention, causal_mask
 from attnbook.language import text
+from attnbook.runtime import holds_values
 from attnbook.sampling import filter_logits, greedy, sample
 from attnbook.transformer import EncoderLayer
 
@@ -327,10 +328,10 @@ class GPT(nn.Module):
         real = self._check_inputs(input_ids, attention_mask, past)  # (B, T) bool
         key_mask = real if past is None else torch.cat([past.mask, real], dim=1)  # (B, S)
         T, S = input_ids.size(1), key_mask.size(1)
-        padded = not bool(key_mask.all())
+        padded = not holds_values(key_mask) or not bool(key_mask.all())  # on meta: assume padding
         if padded:  # a token's position = the real tokens before it; padding takes 0 (as 🤗's generate)
             positions = (key_mask.long().cumsum(dim=1) - 1).masked_fill(~key_mask, 0)[:, S - T:]  # (B, T)
-            last = int(positions.max())
+            last = int(positions.max()) if holds_values(positions) else S - 1
         else:
             positions = torch.arange(S - T, S, device=input_ids.device).expand_as(input_ids)  # (B, T)
             last = S - 1
@@ -376,7 +377,7 @@ class GPT(nn.Module):
                 f"input_ids must be a (B, T) tensor of token ids with T ≥ 1, got {_describe(input_ids)}",
             ))
         B, T = input_ids.shape
-        low, high = (int(value) for value in torch.aminmax(input_ids))
+        low, high = (int(value) for value in torch.aminmax(input_ids)) if holds_values(input_ids) else (0, 0)
         if low < 0 or high >= config.vocab_size:
             raise ValueError(text(
                 f"input_ids에 범위 밖의 번호가 있습니다 (0 ≤ id < vocab_size = {config.vocab_size}): {low}..{high}",
@@ -398,6 +399,8 @@ class GPT(nn.Module):
                 f"attention_mask must have the shape of input_ids, {(B, T)} (the new tokens only), "
                 f"got {_describe(attention_mask)}",
             ))
+        if not holds_values(attention_mask):  # meta: shapes only, no values to check
+            return attention_mask.bool()
         if attention_mask.dtype != torch.bool:
             if attention_mask.dtype not in _ID_TYPES or not ((attention_mask == 0) | (attention_mask == 1)).all():
                 raise ValueError(text(

@@ -54,6 +54,7 @@ from attnbook.data.grammar import KoreanReadError, particle_forms
 from attnbook.gpt import GPT, GPTConfig, generate, next_token_loss
 from attnbook.language import text
 from attnbook.progress import progress
+from attnbook.runtime import device_of
 from attnbook.wordpiece import PAD_ID, PREFIX, SPECIAL_TOKENS, WordPiece, learn_wordpiece
 
 __all__ = ["BOS", "EOS", "CausalLMTraining", "Judgement", "judge"]
@@ -228,6 +229,10 @@ class CausalLMTraining:
     def steps_per_epoch(self) -> int:
         return len(self._train_rows()[0]) // self.batch_size
 
+    def epoch_order(self, epoch: int) -> list[int]:
+        """The order in which epoch ``epoch`` reads the training sentences (indices), drawn from the seed."""
+        return self._order(epoch).tolist()
+
     @functools.lru_cache(maxsize=8)  # noqa: B019 (the recipe is frozen and hashable; few of them exist)
     def _order(self, epoch: int) -> Tensor:
         generator = torch.Generator().manual_seed(self.seed * 1000 + epoch)
@@ -261,7 +266,10 @@ class CausalLMTraining:
                                   {"params": rest, "weight_decay": 0.0}], lr=self.lr, betas=(0.9, 0.95))
 
     def train(self, model: GPT, *, max_steps: int | None = None, desc: str | None = None) -> list[float]:
-        """Train ``model`` for ``steps`` steps (or the first ``max_steps`` of them); returns every step's loss."""
+        """Train ``model`` for ``steps`` steps (or the first ``max_steps`` of them); returns every step's loss.
+
+        Each batch is made on the CPU and moved to the model's device; the losses are read once, at the end.
+        """
         if not isinstance(model, GPT):
             raise TypeError(text(f"GPT 모델이 필요합니다: {type(model).__name__}",
                                  f"expected a GPT, got {type(model).__name__}"))
@@ -273,19 +281,19 @@ class CausalLMTraining:
         steps = self.steps if max_steps is None else min(max_steps, self.steps)
         optimizer = self._optimizer(model)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: self.learning_rate(step) / self.lr)
-        losses = []
+        device, losses = device_of(model), []
         model.train()
         for step in progress(range(steps), desc=desc):
-            ids, mask = self.batch(step)
+            ids, mask = (tensor.to(device) for tensor in self.batch(step))
             loss = next_token_loss(model(ids, mask).logits, ids, mask)
             optimizer.zero_grad()
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
             scheduler.step()
-            losses.append(loss.item())
+            losses.append(loss.detach())  # read once, after the loop: no wait for the device at every step
         model.eval()
-        return losses
+        return torch.stack(losses).tolist() if losses else []
 
     # ------------------------------------------------------------------------------------------ evaluation
 
@@ -301,6 +309,7 @@ class CausalLMTraining:
     def perplexity(self, model: GPT, batch_size: int = 512) -> dict:
         """Held-out perplexity per predicted token (word pieces and <eos>), with the unigram and uniform baselines."""
         model.eval()
+        device = device_of(model)
         ids, lengths = _rows(self.documents, self.held_out, self.seed, "test")
         counts = self.target_counts()
         total = sum(counts.values())
@@ -310,7 +319,7 @@ class CausalLMTraining:
             chunk, chunk_lengths = ids[start:start + batch_size], lengths[start:start + batch_size]
             chunk = chunk[:, :int(chunk_lengths.max())]
             mask = chunk != PAD_ID
-            logits = model(chunk, mask).logits  # (B, T, V)
+            logits = model(chunk.to(device), mask.to(device)).logits.cpu()  # (B, T, V)
             targets = chunk[:, 1:].masked_fill(~mask[:, 1:], -100)  # token t + 1 predicted at t
             nats += float(F.cross_entropy(logits[:, :-1].flatten(0, 1), targets.flatten(), ignore_index=-100,
                                           reduction="sum"))
@@ -337,11 +346,11 @@ class CausalLMTraining:
         if not _is_int(n) or n < 1:
             raise ValueError(text(f"n은 1 이상의 정수여야 합니다: {n!r}", f"n must be an integer ≥ 1, got {n!r}"))
         model.eval()
-        prompt = torch.full((n, 1), self.bos_id)
-        generator = torch.Generator().manual_seed(seed)
+        prompt = torch.full((n, 1), self.bos_id, device=device_of(model))
+        generator = torch.Generator().manual_seed(seed)  # draws on the CPU: the same samples on every device
         out = generate(model, prompt, model.config.max_position - 1, temperature=temperature, top_k=top_k,
                        top_p=top_p, generator=generator)
-        return [self.decode(row) for row in out]
+        return [self.decode(row) for row in out.tolist()]
 
     def judge_samples(self, model: GPT, n: int | None = None, *, temperature: float = 1.0, top_k: int | None = None,
                       top_p: float | None = None, seed: int = 0) -> dict:

@@ -58,6 +58,7 @@ from attnbook.data.hangul import PARTICLES, attach
 from attnbook.experiment import pretrained
 from attnbook.language import text
 from attnbook.progress import progress
+from attnbook.runtime import device_of
 from attnbook.wordpiece import CLS_ID, MASK_ID, PAD_ID, SEP_ID, BertInputs, WordPiece
 
 __all__ = ["BertPretraining", "StepLosses", "pad_rows", "pretrained_bert"]
@@ -225,19 +226,24 @@ class BertPretraining:
                                   {"params": rest, "weight_decay": 0.0}], lr=self.lr, betas=(0.9, 0.999), eps=1e-6)
 
     def train(self, model: BertForPreTraining, *, max_steps: int | None = None, desc: str | None = None) -> StepLosses:
-        """Pretrain ``model`` for ``steps`` steps (or the first ``max_steps`` of them); returns every step's losses."""
+        """Pretrain ``model`` for ``steps`` steps (or the first ``max_steps`` of them); returns every step's losses.
+
+        Each batch is made on the CPU and moved to the model's device; the losses are read once, at the end.
+        """
         steps = self.steps if max_steps is None else min(max_steps, self.steps)
         optimizer = self._optimizer(model)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: self.learning_rate(step) / self.lr)
-        masks = torch.Generator().manual_seed(self.seed)
-        tokenizer, losses = self.tokenizer, StepLosses()
+        masks = torch.Generator().manual_seed(self.seed)  # drawn on the CPU: the same masks on every device
+        tokenizer, device, step_losses = self.tokenizer, device_of(model), []
         model.train()
         for step in progress(range(steps), desc=desc):
             inputs, nsp_labels = self.batch(step)
             masked = bert_masking(inputs.input_ids, vocab_size=len(tokenizer), special_ids=tokenizer.special_ids,
                                   mask_id=MASK_ID, rate=self.rate, split=self.split, generator=masks)
-            out = model(masked.inputs, inputs.token_type_ids, inputs.attention_mask, need_weights=False)
-            mlm = F.cross_entropy(out.mlm_logits.flatten(0, 1), masked.labels.flatten(), ignore_index=IGNORE_INDEX)
+            inputs, nsp_labels = inputs.to(device), nsp_labels.to(device)
+            out = model(masked.inputs.to(device), inputs.token_type_ids, inputs.attention_mask, need_weights=False)
+            mlm = F.cross_entropy(out.mlm_logits.flatten(0, 1), masked.labels.to(device).flatten(),
+                                  ignore_index=IGNORE_INDEX)
             nsp = F.cross_entropy(out.nsp_logits, nsp_labels)
             loss = mlm + nsp if self.nsp else mlm
             optimizer.zero_grad()
@@ -245,11 +251,10 @@ class BertPretraining:
             nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
             scheduler.step()
-            losses.total.append(loss.item())
-            losses.mlm.append(mlm.item())
-            losses.nsp.append(nsp.item())
+            step_losses.append(torch.stack([loss, mlm, nsp]).detach())  # read once, after the loop: no sync per step
         model.eval()
-        return losses
+        rows = torch.stack(step_losses).tolist() if step_losses else []
+        return StepLosses([row[0] for row in rows], [row[1] for row in rows], [row[2] for row in rows])
 
     # ------------------------------------------------------------------------------------------ evaluation
 
@@ -306,6 +311,7 @@ class BertPretraining:
             row[4] += right.numel()
 
         generator = torch.Generator().manual_seed(self.seed + 10_000)
+        device = device_of(model)
         pairs = self.test_pairs()
         kinds_of = [[piece.category for piece in corpus.pair_pieces(p.a, p.b, self.tokenizer)] for p in pairs]
         for _ in range(draws):
@@ -313,8 +319,8 @@ class BertPretraining:
                 masked = bert_masking(inputs.input_ids, vocab_size=len(self.tokenizer),
                                       special_ids=self.tokenizer.special_ids, mask_id=MASK_ID, rate=self.rate,
                                       split=BERT_SPLIT, generator=generator)
-                logits = model(masked.inputs, inputs.token_type_ids, inputs.attention_mask,
-                               need_weights=False).mlm_logits  # (B, T, V)
+                logits = model(masked.inputs.to(device), inputs.token_type_ids.to(device),
+                               inputs.attention_mask.to(device), need_weights=False).mlm_logits.cpu()  # (B, T, V)
                 rows, cols = masked.chosen.nonzero(as_tuple=True)
                 targets = inputs.input_ids[rows, cols]
                 scores = logits[rows, cols]  # (N, V)
@@ -371,9 +377,9 @@ class BertPretraining:
                 ids = list(ids)
                 ids[k] = MASK_ID
                 rows.append((ids, types))
-            inputs = pad_rows(rows)
+            inputs = pad_rows(rows).to(device_of(model))
             logits = model(inputs.input_ids, inputs.token_type_ids, inputs.attention_mask,
-                           need_weights=False).mlm_logits
+                           need_weights=False).mlm_logits.cpu()  # read case by case below: once per batch
             for row, (_, k, particle, right, other) in enumerate(chunk):
                 right_id, other_id = tokenizer.token_to_id("##" + right), tokenizer.token_to_id("##" + other)
                 scores = logits[row, k]
@@ -395,8 +401,9 @@ class BertPretraining:
         pairs = self.test_pairs()
         right = 0
         for chunk, inputs in self._pair_batches(pairs):
+            inputs = inputs.to(device_of(model))
             logits = model(inputs.input_ids, inputs.token_type_ids, inputs.attention_mask,
-                           need_weights=False).nsp_logits
+                           need_weights=False).nsp_logits.cpu()
             labels = torch.tensor([pair.next_sentence_label for pair in chunk])
             right += int((logits.argmax(-1) == labels).sum())
         rule = sum(corpus.rule_based_nsp(pair.a, pair.b) == pair.is_next for pair in pairs)
@@ -426,8 +433,9 @@ class BertPretraining:
         for start in range(0, len(items), 256):
             chunk = items[start:start + 256]
             inputs = pad_rows([tokenizer.encode_pair(sentence.text) for sentence, _ in chunk])
-            attentions = torch.stack(model(inputs.input_ids, inputs.token_type_ids, inputs.attention_mask).attentions,
-                                     dim=1)  # (B, L, H, T, T)
+            on_device = inputs.to(device_of(model))
+            attentions = torch.stack(model(on_device.input_ids, on_device.token_type_ids,
+                                           on_device.attention_mask).attentions, dim=1).cpu()  # (B, L, H, T, T)
             for row, (_, particle_positions) in enumerate(chunk):
                 length = int(inputs.attention_mask[row].sum())
                 for k in particle_positions:
@@ -458,13 +466,15 @@ class BertPretraining:
         token the model read. Also how often an untouched token is predicted as itself.
         """
         generator = torch.Generator().manual_seed(self.seed + 20_000)
+        device = device_of(model)
         restored = copied = swapped = unchanged_right = unchanged = 0
         for _, inputs in self._pair_batches(self.test_pairs()):
             noisy = bert_masking(inputs.input_ids, vocab_size=len(self.tokenizer),
                                  special_ids=self.tokenizer.special_ids, mask_id=MASK_ID, rate=self.rate,
                                  split=(0.0, 1.0, 0.0), generator=generator)
-            predicted = model(noisy.inputs, inputs.token_type_ids, inputs.attention_mask,
-                              need_weights=False).mlm_logits.argmax(-1)  # (B, T)
+            predicted = model(noisy.inputs.to(device), inputs.token_type_ids.to(device),
+                              inputs.attention_mask.to(device), need_weights=False).mlm_logits.argmax(-1)  # (B, T)
+            predicted = predicted.cpu()
             changed = noisy.replaced & (noisy.inputs != inputs.input_ids)
             restored += int((predicted == inputs.input_ids)[changed].sum())
             copied += int((predicted == noisy.inputs)[changed].sum())
@@ -494,8 +504,9 @@ class BertPretraining:
                 ids.append(MASK_ID)
         ids.append(SEP_ID)
         input_ids = torch.tensor([ids])
-        logits = model(input_ids, torch.zeros_like(input_ids), torch.ones_like(input_ids, dtype=torch.bool),
-                       need_weights=False).mlm_logits[0]
+        on_device = input_ids.to(device_of(model))
+        logits = model(on_device, torch.zeros_like(on_device), torch.ones_like(on_device, dtype=torch.bool),
+                       need_weights=False).mlm_logits[0].cpu()
         out = []
         for position in (input_ids[0] == MASK_ID).nonzero().flatten().tolist():
             probs = logits[position].softmax(-1)

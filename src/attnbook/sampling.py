@@ -105,7 +105,9 @@ def sample(logits: Tensor, generator: torch.Generator | None = None) -> Tensor:
     """Draw one token per row from softmax(logits): (B, V) → ids (B,).
 
     ``generator`` (a ``torch.Generator``) makes the draws repeatable; None uses torch's
-    global generator, as 🤗's ``generate(do_sample=True)`` does.
+    global generator, as 🤗's ``generate(do_sample=True)`` does. The draw happens on the
+    generator's device: a CPU generator gives the same tokens whatever device the logits
+    are on (the probabilities go to the CPU, the ids come back).
     """
     _check_logits(logits)
     if logits.dim() != 2:
@@ -115,6 +117,9 @@ def sample(logits: Tensor, generator: torch.Generator | None = None) -> Tensor:
         raise TypeError(text(f"generator는 torch.Generator여야 합니다: {type(generator).__name__}",
                              f"generator must be a torch.Generator, got {type(generator).__name__}"))
     probabilities = logits.softmax(dim=-1)  # −∞ → exactly 0; the kept tokens renormalised: (B, V)
+    if generator is not None and generator.device != probabilities.device:
+        drawn = torch.multinomial(probabilities.to(generator.device), num_samples=1, generator=generator)
+        return drawn.squeeze(1).to(logits.device)  # (B,)
     return torch.multinomial(probabilities, num_samples=1, generator=generator).squeeze(1)  # (B,)
 
 

@@ -269,9 +269,9 @@ def train_word_translator(model: WordTranslator, batches: Sequence[WordBatch], *
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        losses.append(loss.item())
+        losses.append(loss.detach())  # read once, after the loop: no wait for the device at every step
     model.eval()
-    return losses
+    return torch.stack(losses).tolist()
 
 
 @torch.no_grad()

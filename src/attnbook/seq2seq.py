@@ -17,6 +17,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from attnbook.language import text
+from attnbook.runtime import holds_values
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ def check_source(src: torch.Tensor, src_mask: torch.Tensor) -> None:
             f"src must be (B, S) token ids and src_mask a bool tensor of the same shape, got "
             f"{tuple(src.shape)} and {tuple(src_mask.shape)} {src_mask.dtype}",
         ))
-    if src.shape[1] == 0 or not src_mask.any(dim=1).all():
+    if src.shape[1] == 0 or (holds_values(src_mask) and not src_mask.any(dim=1).all()):
         raise ValueError(text("빈 문장이 있습니다: 모든 소스 문장에는 토큰이 하나 이상 있어야 합니다",
                               "empty sequence: every source sentence needs at least one token"))
 
@@ -83,7 +84,9 @@ class Encoder(nn.Module):
         """Returns every position's output h_j (B, S, H·directions) and the final (h, c)."""
         check_source(src, src_mask)
         embedded = self.embedding(src)                                       # (B, S, E)
-        lengths = src_mask.sum(dim=1).cpu()
+        if not holds_values(src_mask):  # meta: no lengths to read; the padded batch has the same shapes
+            return self.lstm(embedded)
+        lengths = src_mask.sum(dim=1).cpu()  # pack_padded_sequence takes the lengths on the CPU
         packed = pack_padded_sequence(embedded, lengths, batch_first=True, enforce_sorted=False)
         outputs, (h, c) = self.lstm(packed)                                  # h, c: (L·directions, B, H)
         outputs, _ = pad_packed_sequence(outputs, batch_first=True, total_length=src.shape[1])

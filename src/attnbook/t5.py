@@ -60,6 +60,7 @@ from torch import Tensor, nn
 
 from attnbook.attention import MultiHeadAttention, causal_mask
 from attnbook.language import text
+from attnbook.runtime import holds_values
 
 __all__ = [
     "IGNORE_INDEX",
@@ -495,6 +496,8 @@ class T5(nn.Module):
                 or ids.size(0) == 0:
             raise ValueError(text(f"{name}는 (B, T) 정수 텐서여야 합니다 (B, T ≥ 1): {_describe(ids)}",
                                   f"{name} must be a (B, T) tensor of token ids with B, T ≥ 1, got {_describe(ids)}"))
+        if not holds_values(ids):  # meta: shapes only, no values to check
+            return
         low, high = int(ids.min()), int(ids.max())
         if low < 0 or high >= self.config.vocab_size:
             raise ValueError(text(
@@ -510,7 +513,7 @@ class T5(nn.Module):
             raise ValueError(text(f"{name}의 모양은 {shape}이어야 합니다: {_describe(mask)}",
                                   f"{name} must have shape {shape}, got {_describe(mask)}"))
         if mask.dtype != torch.bool:
-            if mask.dtype.is_floating_point or not bool(((mask == 0) | (mask == 1)).all()):
+            if mask.dtype.is_floating_point or (holds_values(mask) and not bool(((mask == 0) | (mask == 1)).all())):
                 raise ValueError(text(f"{name}는 0/1(또는 bool) 텐서여야 합니다 (1 = 실제 토큰)",
                                       f"{name} must hold 0 and 1 (or bools), 1 = a real token"))
             mask = mask == 1

@@ -57,6 +57,7 @@ from attnbook.data.numbers import date_pairs, from_korean_numeral, numeral_pairs
 from attnbook.data.translation import train_test_pairs
 from attnbook.language import text
 from attnbook.progress import progress
+from attnbook.runtime import device_of
 
 __all__ = ["EOS", "PAD", "PREFIXES", "SENTINELS", "TASKS", "UNK", "UNSEEN", "Example", "TextToTextTokenizer",
            "TextToTextTraining", "answer_format", "make_tokenizer"]
@@ -434,9 +435,11 @@ class TextToTextTraining:
 
     def loss(self, model: nn.Module, inputs: Tensor, mask: Tensor, labels: Tensor) -> Tensor:
         """Cross-entropy of the target tokens and ``</s>``, teacher-forced (§3.1.2): the decoder reads the labels
-        shifted right, starting from pad (:func:`attnbook.t5.shift_right`)."""
+        shifted right, starting from pad (:func:`attnbook.t5.shift_right`). The batch is moved to the model's device."""
         from attnbook.t5 import shift_right
 
+        device = device_of(model)
+        inputs, mask, labels = inputs.to(device), mask.to(device), labels.to(device)
         decoder_input_ids = shift_right(labels, model.config)  # (B, T): pad, then the target
         logits = model(inputs, attention_mask=mask, decoder_input_ids=decoder_input_ids,
                        need_weights=False).logits  # (B, T, V); the fused attention kernel, no weights kept
@@ -449,7 +452,10 @@ class TextToTextTraining:
                                   {"params": rest, "weight_decay": 0.0}], lr=self.lr, betas=(0.9, 0.98))
 
     def train(self, model: nn.Module, *, max_steps: int | None = None, desc: str | None = None) -> list[float]:
-        """Train ``model`` for ``steps`` steps (or the first ``max_steps`` of them); returns every step's loss."""
+        """Train ``model`` for ``steps`` steps (or the first ``max_steps`` of them); returns every step's loss.
+
+        Each batch is made on the CPU and moved to the model's device; the losses are read once, at the end.
+        """
         if getattr(getattr(model, "config", None), "vocab_size", None) != len(self.tokenizer):
             raise ValueError(text(f"모델의 어휘 크기가 토크나이저의 {len(self.tokenizer)}와 다릅니다 "
                                   "(recipe.build()로 만드세요)",
@@ -467,9 +473,9 @@ class TextToTextTraining:
             nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
             scheduler.step()
-            losses.append(loss.item())
+            losses.append(loss.detach())  # read once, after the loop: no wait for the device at every step
         model.eval()
-        return losses
+        return torch.stack(losses).tolist() if losses else []
 
     # ------------------------------------------------------------------------------------------ evaluation
 
@@ -482,9 +488,9 @@ class TextToTextTraining:
         answers = []
         for start in range(0, len(inputs), batch_size):
             chunk = [self.tokenizer.encode(line) for line in inputs[start:start + batch_size]]
-            ids = _pad(chunk, self.tokenizer.pad_id)  # (B, S)
+            ids = _pad(chunk, self.tokenizer.pad_id).to(device_of(model))  # (B, S)
             out = greedy_generate(model, ids, ids != self.tokenizer.pad_id, max_new_tokens=self.max_new_tokens)
-            answers += [self.tokenizer.decode(row[1:]) for row in out]  # the start token (pad) skipped
+            answers += [self.tokenizer.decode(row[1:]) for row in out.tolist()]  # the start token (pad) skipped
         return answers
 
     @torch.no_grad()

@@ -76,6 +76,6 @@ def train(
         optimizer.step()
         if scheduler is not None:
             scheduler.step()
-        losses.append(loss.item())
+        losses.append(loss.detach())  # read once, after the loop: no wait for the device at every step
     model.eval()
-    return losses
+    return torch.stack(losses).tolist()

@@ -42,6 +42,7 @@ from torch import Tensor, nn
 from attnbook.attention import MultiHeadAttention, causal_mask
 from attnbook.language import text
 from attnbook.positional import PositionalEncoding
+from attnbook.runtime import holds_values
 from attnbook.seq2seq import check_source
 
 __all__ = [
@@ -369,7 +370,7 @@ class Transformer(nn.Module):
                 f"{name} has length {ids.size(1)}, more than max_len = {self.config.max_len} "
                 f"(raise max_len in the TransformerConfig)",
             ))
-        if ids.numel() and (ids.min() < 0 or ids.max() >= vocab_size):
+        if ids.numel() and holds_values(ids) and (ids.min() < 0 or ids.max() >= vocab_size):
             raise ValueError(text(f"{name}에 어휘 밖의 토큰 번호가 있습니다 (0 ≤ id < {vocab_size}): "
                                   f"{ids.min().item()}..{ids.max().item()}",
                                   f"{name} holds token ids outside the vocabulary (0 ≤ id < {vocab_size}): "

@@ -36,6 +36,11 @@ from attnbook.exercises.query_key_value import (
     check_score_variance,
     check_self_attention_mask,
 )
+from attnbook.exercises.scaling import (
+    check_data_parallel_loss,
+    check_rank_batches,
+    check_ring_all_reduce,
+)
 from attnbook.exercises.seq2seq import (
     check_beam_search,
     check_greedy,
@@ -56,6 +61,7 @@ __all__ = [
     "check_attention_cost",
     "check_beam_search",
     "check_copy_model_perplexity",
+    "check_data_parallel_loss",
     "check_decoder_masks",
     "check_encode_word",
     "check_greedy",
@@ -70,8 +76,10 @@ __all__ = [
     "check_padded_cross_entropy",
     "check_padded_next_token_loss",
     "check_predict_masking",
+    "check_rank_batches",
     "check_raw_length_for",
     "check_relative_position_bucket",
+    "check_ring_all_reduce",
     "check_score_variance",
     "check_self_attention_mask",
     "check_softmax",
