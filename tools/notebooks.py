@@ -94,8 +94,10 @@ def problem(language: str, slug: str) -> str | None:
     return None
 
 
-def execute(nb: NotebookNode, language: str, timeout: int = 600) -> float:
-    """Run every cell in place, in the notebook's folder, on one CPU thread; return the seconds."""
+def execute(nb: NotebookNode, language: str, timeout: int = 600, allow_errors: bool = False) -> float:
+    """Run every cell in place, in the notebook's folder, on one CPU thread; return the seconds.
+
+    With ``allow_errors`` a failing cell leaves its error in its outputs and the rest still run."""
     from nbclient import NotebookClient
 
     os.environ.update(ONE_THREAD)
@@ -106,6 +108,7 @@ def execute(nb: NotebookNode, language: str, timeout: int = 600) -> float:
         resources={"metadata": {"path": str(BOOK / language)}},
         record_timing=False,
         store_widget_state=True,
+        allow_errors=allow_errors,
     )
     start = time.perf_counter()
     client.execute()
