@@ -73,10 +73,9 @@ from attnbook.gpt import GPT, IGNORE_INDEX
 from attnbook.language import text
 from attnbook.language_model import CausalLMTraining
 from attnbook.runtime import default_device
-from attnbook.wordpiece import PAD_ID
 
 __all__ = ["PRECISIONS", "DataParallelRun", "command", "launch", "main", "parse", "rank_batches", "read_log",
-           "rows_batch", "train", "trained_model"]
+           "train", "trained_model"]
 
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 LOG, CHECKPOINT, WEIGHTS = "log.jsonl", "checkpoint.pt", "gpt.safetensors"
@@ -152,14 +151,6 @@ def rank_batches(recipe: CausalLMTraining, epoch: int, rank: int, world_size: in
                                  seed=recipe.seed * 1000, drop_last=True)
     sampler.set_epoch(epoch)
     return list(BatchSampler(sampler, recipe.batch_size // world_size, drop_last=True))
-
-
-def rows_batch(recipe: CausalLMTraining, rows: list[int], device: torch.device | str = "cpu") -> tuple[Tensor, Tensor]:
-    """Those rows as ids (B, T) and mask (B, T), trimmed to the longest, as the recipe trims its batches."""
-    ids, lengths = recipe._train_rows()
-    chosen = torch.tensor(rows)
-    ids = ids[chosen, :int(lengths[chosen].max())]  # (B, T)
-    return ids.to(device), (ids != PAD_ID).to(device)
 
 
 # ------------------------------------------------------------------------------------------------------ processes
@@ -277,7 +268,7 @@ def _train(run: DataParallelRun, rank: int, world_size: int, device: torch.devic
         if step // recipe.steps_per_epoch != epoch:
             epoch = step // recipe.steps_per_epoch
             batches = rank_batches(recipe, epoch, rank, world_size)
-        ids, mask = rows_batch(recipe, batches[step % recipe.steps_per_epoch], device)
+        ids, mask = (tensor.to(device) for tensor in recipe.rows_batch(batches[step % recipe.steps_per_epoch]))
         torch.manual_seed(_step_seed(run.seed, step, rank))  # this step's dropout masks, the same after a resume
         with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
             logits = replica(ids, mask).logits  # (B, T, V)

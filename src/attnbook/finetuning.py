@@ -120,9 +120,10 @@ class AgreementFineTuning:
             right += int((predicted == torch.tensor([example.label for example in chunk])).sum())
         return right / len(examples)
 
-    def run(self, pretraining: BertPretraining, encoder: BertForPreTraining | None, n: int, seed: int) -> float:
-        """Test accuracy of one fine-tuning: ``n`` labelled examples, ``seed``, on the encoder's device (or the CPU)."""
-        model = self.fine_tune(pretraining, encoder, self.examples(pretraining, n, seed), seed)
+    def run(self, pretraining: BertPretraining, encoder: BertForPreTraining | None, n: int, seed: int, *,
+            device: torch.device | str | None = None) -> float:
+        """Test accuracy of one fine-tuning: ``n`` labelled examples, ``seed``, on ``device`` (as :meth:`fine_tune`)."""
+        model = self.fine_tune(pretraining, encoder, self.examples(pretraining, n, seed), seed, device=device)
         return self.accuracy(pretraining, model, self.test_examples(pretraining))
 
     @torch.no_grad()

@@ -245,10 +245,13 @@ class CausalLMTraining:
         trimmed to its longest row.
         """
         epoch, index = divmod(step, self.steps_per_epoch)
+        return self.rows_batch(self._order(epoch)[index * self.batch_size:(index + 1) * self.batch_size].tolist())
+
+    def rows_batch(self, rows: list[int]) -> tuple[Tensor, Tensor]:
+        """Those training sentences (indices) as ids (B, T) and attention mask (B, T), trimmed to the longest."""
         ids, lengths = self._train_rows()
-        chosen = self._order(epoch)[index * self.batch_size:(index + 1) * self.batch_size]
-        longest = int(lengths[chosen].max())
-        ids = ids[chosen, :longest]
+        chosen = torch.tensor(rows)
+        ids = ids[chosen, :int(lengths[chosen].max())]
         return ids, ids != PAD_ID
 
     def learning_rate(self, step: int) -> float:
