@@ -250,6 +250,69 @@ def median_times(comparison: Comparison, rounds: int, min_run_time: float) -> tu
     return statistics.median(times["ours"]), statistics.median(times["theirs"])
 
 
+def compare_with_huggingface(tool: str, description: str, rows: Callable[[], list[Comparison]],
+                             report: Callable[[list, argparse.Namespace], str], path, target: float,
+                             argv: list[str] | None, profile_rows: Callable[[], list[Comparison]] | None = None) -> int:
+    """The command line of every ours-vs-🤗 benchmark: time each comparison, write the report, exit 1 over ``target``.
+
+    ``rows()`` makes the comparisons; ``report(measured, args)`` writes the report from the
+    (comparison, ours, theirs) triples; ``profile_rows``, when given, adds ``--profile``.
+    """
+    parser = argparse.ArgumentParser(prog=f"python -m tools.{tool}", description=description,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threads", type=int, default=1, help="CPU threads for both sides (default 1)")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating timing rounds per row")
+    parser.add_argument("--min-run-time", type=float, default=0.5, help="seconds per timing round and side")
+    if profile_rows is not None:
+        parser.add_argument("--profile", action="store_true", help="print the costliest operators, then exit")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    if getattr(args, "profile", False):
+        print_profile(profile_rows())
+        return 0
+    measured = []
+    for comparison in rows():
+        ours, theirs = median_times(comparison, args.rounds, args.min_run_time)
+        measured.append((comparison, ours, theirs))
+        print(f"{comparison.layer} | {comparison.path}: ours {ours * 1e3:.3f} ms, 🤗 {theirs * 1e3:.3f} ms, "
+              f"ratio {ours / theirs:.2f}", flush=True)
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(report(measured, args), encoding="utf-8")
+    print(f"wrote {path.relative_to(ROOT)}")
+    return 0 if max(ours / theirs for _, ours, theirs in measured) <= target else 1
+
+
+def huggingface_report(title: str, tool: str, args: argparse.Namespace, method: list[str], measured: list,
+                       target: float) -> list[str]:
+    """A comparison report's lines: the title, how and where it was measured, ``method``, the table, the verdict."""
+    import transformers
+
+    ratios = [ours / theirs for _, ours, theirs in measured]
+    lines = [
+        f"# {title}",
+        "",
+        f"Measured {datetime.date.today().isoformat()} by `python -m tools.{tool}` "
+        f"(`torch.utils.benchmark.Timer.blocked_autorange`, {args.rounds} alternating rounds of "
+        f"≥ {args.min_run_time} s per side; medians of all timed blocks).",
+        "",
+        f"- Machine: {cpu_name()}, {os.cpu_count()} cores; the CPU only; Python {platform.python_version()}, "
+        f"torch {torch.__version__}, transformers {transformers.__version__}.",
+        f"- Threads: `OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}`, "
+        f"`torch.get_num_threads()` = {torch.get_num_threads()} (the same for both sides).",
+        *method,
+        f"- Target: ours/🤗 ≤ {target}.",
+        "",
+        "| model | path | ours (ms) | 🤗 (ms) | ours/🤗 |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for comparison, ours, theirs in measured:
+        ratio = ours / theirs
+        flag = f"**{ratio:.2f}**" if ratio > target else f"{ratio:.2f}"
+        lines.append(f"| {comparison.layer} | {comparison.path} | {ours * 1e3:.3f} | {theirs * 1e3:.3f} | {flag} |")
+    verdict = "within" if max(ratios) <= target else "**over**"
+    return [*lines, "", f"Ratios: {min(ratios):.2f}–{max(ratios):.2f} ({verdict} the {target}× target).", ""]
+
+
 def profile(size: Size, layer: str) -> None:
     """Print the operators that take the most time, ours and PyTorch's (the first forward+backward row of ``layer``)."""
     from torch.profiler import profile as torch_profile

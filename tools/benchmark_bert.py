@@ -15,9 +15,6 @@ thread count, checks that the outputs agree, then times them in alternating roun
 from __future__ import annotations
 
 import argparse
-import datetime
-import os
-import platform
 import sys
 
 import torch
@@ -25,8 +22,13 @@ import transformers
 
 from attnbook.bert import BertConfig, from_huggingface, load_minilm, minilm_directory, minilm_tokenizer
 from attnbook.data.bookstore import SHELF
-from tools.benchmark_attention import Comparison, check_same_logits, median_times, print_profile, without_autograd
-from tools.benchmark_notebooks import cpu_name
+from tools.benchmark_attention import (
+    Comparison,
+    check_same_logits,
+    compare_with_huggingface,
+    huggingface_report,
+    without_autograd,
+)
 from tools.project import ROOT
 
 REPORT = ROOT / "benchmarks" / "bert.md"
@@ -125,68 +127,29 @@ def minilm_rows() -> list[Comparison]:
 
 
 
+def all_rows() -> list[Comparison]:
+    return tiny_rows() + minilm_rows()
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.benchmark_bert", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--threads", type=int, default=1, help="CPU threads for both sides (default 1)")
-    parser.add_argument("--rounds", type=int, default=3, help="alternating timing rounds per row")
-    parser.add_argument("--min-run-time", type=float, default=0.5, help="seconds per timing round and side")
-    parser.add_argument("--profile", action="store_true", help="print the costliest operators, then exit")
-    args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    if args.profile:
-        print_profile(tiny_rows())
-        return 0
-    rows = []
-    for comparison in tiny_rows() + minilm_rows():
-        ours, theirs = median_times(comparison, args.rounds, args.min_run_time)
-        rows.append((comparison, ours, theirs))
-        print(f"{comparison.layer} | {comparison.path}: ours {ours * 1e3:.3f} ms, 🤗 {theirs * 1e3:.3f} ms, "
-              f"ratio {ours / theirs:.2f}", flush=True)
-    REPORT.parent.mkdir(exist_ok=True)
-    REPORT.write_text(report(rows, args), encoding="utf-8")
-    print(f"wrote {REPORT.relative_to(ROOT)}")
-    return 0 if max(ours / theirs for _, ours, theirs in rows) <= TARGET else 1
+    return compare_with_huggingface("benchmark_bert", __doc__, all_rows, report, REPORT, TARGET, argv,
+                                    profile_rows=tiny_rows)
 
 
-def report(rows: list, args: argparse.Namespace) -> str:
-    ratios = [ours / theirs for _, ours, theirs in rows]
-    lines = [
-        "# BERT: our forward pass vs 🤗 transformers'",
-        "",
-        f"Measured {datetime.date.today().isoformat()} by `python -m tools.benchmark_bert` "
-        f"(`torch.utils.benchmark.Timer.blocked_autorange`, {args.rounds} alternating rounds of "
-        f"≥ {args.min_run_time} s per side; medians of all timed blocks).",
-        "",
-        f"- Machine: {cpu_name()}, {os.cpu_count()} cores; the CPU only; Python {platform.python_version()}, "
-        f"torch {torch.__version__}, transformers {transformers.__version__}.",
-        f"- Threads: `OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}`, "
-        f"`torch.get_num_threads()` = {torch.get_num_threads()} (the same for both sides).",
-        "- Work: one forward pass in eval and inference mode, float32, the same weights on both sides "
-        "(outputs checked equal first). *Tiny*: `BertForPreTraining` (MLM and NSP heads) over a padded batch "
-        "of sentence pairs (lengths between T/2 and T). *MiniLM*: all-MiniLM-L6-v2's `BertModel` on the first "
-        "12 descriptions of the bookstore shelf, padded to the longest.",
-        "- Paths: *weights* = ours returning every layer's attention weights vs 🤗 with "
-        "`attn_implementation=\"eager\"` and `output_attentions=True`; *no weights* = ours with "
-        "`need_weights=False` (`F.scaled_dot_product_attention`) vs 🤗's default `attn_implementation=\"sdpa\"`.",
-        f"- Target: ours/🤗 ≤ {TARGET}.",
-        "",
-        "| model | path | ours (ms) | 🤗 (ms) | ours/🤗 |",
-        "|---|---|---:|---:|---:|",
-    ]
-    for comparison, ours, theirs in rows:
-        ratio = ours / theirs
-        flag = f"**{ratio:.2f}**" if ratio > TARGET else f"{ratio:.2f}"
-        lines.append(f"| {comparison.layer} | {comparison.path} | {ours * 1e3:.3f} | {theirs * 1e3:.3f} | {flag} |")
-    verdict = "within" if max(ratios) <= TARGET else "**over**"
-    lines += [
-        "",
-        f"Ratios: {min(ratios):.2f}–{max(ratios):.2f} ({verdict} the {TARGET}× target).",
-        "",
-        COSTS,
-        "",
-    ]
-    return "\n".join(lines)
+METHOD = [  # what the report says was timed, after the machine and threads
+    "- Work: one forward pass in eval and inference mode, float32, the same weights on both sides "
+    "(outputs checked equal first). *Tiny*: `BertForPreTraining` (MLM and NSP heads) over a padded batch "
+    "of sentence pairs (lengths between T/2 and T). *MiniLM*: all-MiniLM-L6-v2's `BertModel` on the first "
+    "12 descriptions of the bookstore shelf, padded to the longest.",
+    "- Paths: *weights* = ours returning every layer's attention weights vs 🤗 with "
+    "`attn_implementation=\"eager\"` and `output_attentions=True`; *no weights* = ours with "
+    "`need_weights=False` (`F.scaled_dot_product_attention`) vs 🤗's default `attn_implementation=\"sdpa\"`.",
+]
+
+
+def report(measured: list, args: argparse.Namespace) -> str:
+    title = "BERT: our forward pass vs 🤗 transformers'"
+    return "\n".join([*huggingface_report(title, "benchmark_bert", args, METHOD, measured, TARGET), COSTS, ""])
 
 
 COSTS = """\

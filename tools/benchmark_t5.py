@@ -12,17 +12,19 @@ thread count, the outputs are checked equal first, then timed in alternating rou
 from __future__ import annotations
 
 import argparse
-import datetime
-import os
-import platform
 import sys
 
 import torch
 import transformers
 
 from attnbook.t5 import T5Config, from_huggingface
-from tools.benchmark_attention import Comparison, check_same_logits, median_times, without_autograd
-from tools.benchmark_notebooks import cpu_name
+from tools.benchmark_attention import (
+    Comparison,
+    check_same_logits,
+    compare_with_huggingface,
+    huggingface_report,
+    without_autograd,
+)
 from tools.project import ROOT
 
 REPORT = ROOT / "benchmarks" / "t5.md"
@@ -83,60 +85,24 @@ def rows() -> list[Comparison]:
             Comparison(model, "no weights: ours fused vs 🤗 SDPA", "forward", *without_autograd(*pairs[1]))]
 
 
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.benchmark_t5", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--threads", type=int, default=1, help="CPU threads for both sides (default 1)")
-    parser.add_argument("--rounds", type=int, default=3, help="alternating timing rounds per row")
-    parser.add_argument("--min-run-time", type=float, default=0.5, help="seconds per timing round and side")
-    args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    results = []
-    for comparison in rows():
-        ours, theirs = median_times(comparison, args.rounds, args.min_run_time)
-        results.append((comparison, ours, theirs))
-        print(f"{comparison.path}: ours {ours * 1e3:.3f} ms, 🤗 {theirs * 1e3:.3f} ms, ratio {ours / theirs:.2f}",
-              flush=True)
-    REPORT.parent.mkdir(exist_ok=True)
-    REPORT.write_text(report(results, args), encoding="utf-8")
-    print(f"wrote {REPORT.relative_to(ROOT)}")
-    return 0 if max(ours / theirs for _, ours, theirs in results) <= TARGET else 1
+    return compare_with_huggingface("benchmark_t5", __doc__, rows, report, REPORT, TARGET, argv)
 
 
-def report(results: list, args: argparse.Namespace) -> str:
-    ratios = [ours / theirs for _, ours, theirs in results]
-    lines = [
-        "# T5: our forward pass vs 🤗 transformers'",
-        "",
-        f"Measured {datetime.date.today().isoformat()} by `python -m tools.benchmark_t5` "
-        f"(`torch.utils.benchmark.Timer.blocked_autorange`, {args.rounds} alternating rounds of "
-        f"≥ {args.min_run_time} s per side; medians of all timed blocks).",
-        "",
-        f"- Machine: {cpu_name()}, {os.cpu_count()} cores; the CPU only; Python {platform.python_version()}, "
-        f"torch {torch.__version__}, transformers {transformers.__version__}.",
-        f"- Threads: `OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}`, "
-        f"`torch.get_num_threads()` = {torch.get_num_threads()} (the same for both sides).",
-        "- Work: one forward pass (encoder and decoder, logits) of `T5ForConditionalGeneration` in eval and "
-        "inference mode, float32, the same weights on both sides (outputs checked equal first), over a padded "
-        "batch: inputs of S/2 … S tokens, targets of T/2 … T.",
-        "- Paths: *weights* = ours returning every attention weight (encoder self, decoder self, cross) vs 🤗 "
-        "with `attn_implementation=\"eager\"` and `output_attentions=True`; *no weights* = ours with "
-        "`need_weights=False` (`F.scaled_dot_product_attention`, the position bias passed as a float mask) "
-        "vs 🤗's `attn_implementation=\"sdpa\"`.",
-        f"- Target: ours/🤗 ≤ {TARGET}.",
-        "",
-        "| model | path | ours (ms) | 🤗 (ms) | ours/🤗 |",
-        "|---|---|---:|---:|---:|",
-    ]
-    for comparison, ours, theirs in results:
-        ratio = ours / theirs
-        flag = f"**{ratio:.2f}**" if ratio > TARGET else f"{ratio:.2f}"
-        lines.append(f"| {comparison.layer} | {comparison.path} | {ours * 1e3:.3f} | {theirs * 1e3:.3f} | {flag} |")
-    verdict = "within" if max(ratios) <= TARGET else "**over**"
-    lines += ["", f"Ratios: {min(ratios):.2f}–{max(ratios):.2f} ({verdict} the {TARGET}× target).", ""]
-    return "\n".join(lines)
+METHOD = [  # what the report says was timed, after the machine and threads
+    "- Work: one forward pass (encoder and decoder, logits) of `T5ForConditionalGeneration` in eval and "
+    "inference mode, float32, the same weights on both sides (outputs checked equal first), over a padded "
+    "batch: inputs of S/2 … S tokens, targets of T/2 … T.",
+    "- Paths: *weights* = ours returning every attention weight (encoder self, decoder self, cross) vs 🤗 "
+    "with `attn_implementation=\"eager\"` and `output_attentions=True`; *no weights* = ours with "
+    "`need_weights=False` (`F.scaled_dot_product_attention`, the position bias passed as a float mask) "
+    "vs 🤗's `attn_implementation=\"sdpa\"`.",
+]
+
+
+def report(measured: list, args: argparse.Namespace) -> str:
+    title = "T5: our forward pass vs 🤗 transformers'"
+    return "\n".join(huggingface_report(title, "benchmark_t5", args, METHOD, measured, TARGET))
 
 
 if __name__ == "__main__":
