@@ -575,6 +575,17 @@ def test_next_token_loss_skips_predictions_made_from_padding():
     assert " / " in str(error.value)
 
 
+def test_next_token_loss_summed_is_the_mean_times_the_counted_predictions():
+    logits, input_ids = torch.randn(2, 5, V), token_ids(2, batch=2, length=5)
+    mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]])
+    counted = 4 + 2  # row 2: positions 0 and 1 predict real tokens; 2 predicts padding; 3, 4 are padding
+    summed = next_token_loss(logits, input_ids, mask, reduction="sum")
+    assert_close(summed, next_token_loss(logits, input_ids, mask) * counted)
+    with pytest.raises(ValueError, match="reduction") as error:
+        next_token_loss(logits, input_ids, mask, reduction="none")
+    assert " / " in str(error.value)
+
+
 def test_dropout_acts_in_training_mode_only_and_generation_wants_eval():
     model = GPT(CONFIG)
     input_ids = token_ids(19)

@@ -63,13 +63,12 @@ from pathlib import Path
 
 import torch
 import torch.distributed as dist
-import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import BatchSampler, DistributedSampler
 
 from attnbook import checkpoints
-from attnbook.gpt import GPT, IGNORE_INDEX
+from attnbook.gpt import GPT, GPTConfig, next_token_loss
 from attnbook.language import text
 from attnbook.language_model import CausalLMTraining
 from attnbook.runtime import default_device
@@ -272,10 +271,9 @@ def _train(run: DataParallelRun, rank: int, world_size: int, device: torch.devic
         torch.manual_seed(_step_seed(run.seed, step, rank))  # this step's dropout masks, the same after a resume
         with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
             logits = replica(ids, mask).logits  # (B, T, V)
-        targets = ids[:, 1:].masked_fill(~(mask[:, 1:] & mask[:, :-1]), IGNORE_INDEX)  # token t + 1 at t
-        nll_sum = F.cross_entropy(logits[:, :-1].float().flatten(0, 1), targets.flatten(),
-                                  ignore_index=IGNORE_INDEX, reduction="sum")
-        total = _token_sums(nll_sum, (targets != IGNORE_INDEX).sum(), world_size)  # [Σ nll, N] of the batch
+        nll_sum = next_token_loss(logits.float(), ids, mask, reduction="sum")
+        predicted = (mask[:, 1:] & mask[:, :-1]).sum()  # the predictions it counts: real token from real token
+        total = _token_sums(nll_sum, predicted, world_size)  # [Σ nll, N] of the whole batch
         loss = nll_sum * world_size / total[1]  # DDP divides the summed gradients by W
         optimizer.zero_grad()
         (scaler.scale(loss) if scaler is not None else loss).backward()
@@ -337,8 +335,6 @@ def read_log(out: str | Path) -> list[dict]:
 
 def trained_model(out: str | Path) -> GPT:
     """The final weights rank 0 wrote, as a GPT on the CPU."""
-    from attnbook.gpt import GPTConfig
-
     return checkpoints.load(Path(out) / WEIGHTS, GPT, GPTConfig)
 
 

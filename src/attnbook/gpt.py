@@ -418,14 +418,20 @@ class GPT(nn.Module):
 # --- the objective ---------------------------------------------------------------------------------
 
 
-def next_token_loss(logits: Tensor, input_ids: Tensor, attention_mask: Tensor | None = None) -> Tensor:
+def next_token_loss(logits: Tensor, input_ids: Tensor, attention_mask: Tensor | None = None, *,
+                    reduction: str = "mean") -> Tensor:
     """Radford et al. (2018), eq. (1), averaged: the cross-entropy of token t + 1 given the logits at position t.
 
     logits (B, T, V), input_ids (B, T) → a scalar. The logits are shifted against the
     targets: position t predicts token t + 1, and the last position predicts nothing.
     With ``attention_mask`` (B, T), a prediction counts only when both the position that
     makes it and the token it predicts are real (no padding learned, none predicted from).
+    ``reduction="sum"`` gives the sum over the counted predictions instead of their mean
+    (what data parallelism adds up across processes, :mod:`attnbook.data_parallel`).
     """
+    if reduction not in ("mean", "sum"):
+        raise ValueError(text(f"reduction은 \"mean\" 또는 \"sum\"이어야 합니다: {reduction!r}",
+                              f"reduction must be \"mean\" or \"sum\", got {reduction!r}"))
     if logits.dim() != 3 or input_ids.shape != logits.shape[:2] or input_ids.size(1) < 2:
         raise ValueError(text(
             f"logits (B, T, V)와 input_ids (B, T)의 모양이 맞아야 하고 T ≥ 2여야 합니다: "
@@ -438,7 +444,8 @@ def next_token_loss(logits: Tensor, input_ids: Tensor, attention_mask: Tensor | 
     if attention_mask is not None:
         real = attention_mask.bool()
         targets = targets.masked_fill(~(real[:, 1:] & real[:, :-1]), IGNORE_INDEX)
-    return F.cross_entropy(predictions.reshape(-1, logits.size(-1)), targets.reshape(-1), ignore_index=IGNORE_INDEX)
+    return F.cross_entropy(predictions.reshape(-1, logits.size(-1)), targets.reshape(-1), ignore_index=IGNORE_INDEX,
+                           reduction=reduction)
 
 
 # --- generation ------------------------------------------------------------------------------------
